@@ -1,0 +1,1 @@
+"""The `proofzero` command line: one console script fronting every stage."""

@@ -1,0 +1,65 @@
+"""`proofzero SUBCOMMAND ...`: a thin dispatcher.
+
+Each subcommand lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`;
+it is imported only when chosen, so `proofzero verify` never pays for torch or ray.
+User errors (bad paths, bad configs, bad files) print one line and exit non-zero, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "verify": ("proofzero.verify", "re-check a Coq file or proof from scratch (the trusted checker)"),
+    "prove": ("proofzero.prove", "run a prover over a benchmark suite and write results JSON"),
+    "suite": ("proofzero.suite", "load a benchmark suite and write or check its manifest"),
+}
+
+
+class UserError(Exception):
+    """An error caused by the user's input; reported as one line, exit code 2."""
+
+
+def _offline_defaults() -> None:
+    # Nothing downloads at run time unless the user asks for it explicitly.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("WANDB_MODE", "offline")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _offline_defaults()
+    parser = argparse.ArgumentParser(prog="proofzero", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
+    for name, (module, help_) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+        else:
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as e:
+        print(f"proofzero {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"proofzero {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

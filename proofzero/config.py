@@ -1,0 +1,53 @@
+"""One config system for every subcommand: dataclass schema + YAML file + `key=value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from proofzero.cli import UserError
+
+T = TypeVar("T")
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A path as given, or a name under `configs/` (with or without `.yaml`)."""
+    p = Path(name)
+    for candidate in (p, CONFIG_DIR / p, CONFIG_DIR / p.with_suffix(".yaml")):
+        if candidate.is_file():
+            return candidate
+    raise UserError(f"config not found: {name} (looked as a path and under {CONFIG_DIR})")
+
+
+def load_config(schema: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
+    """Merge `schema` defaults, the YAML at `path` and dotted `key=value` overrides; validate types.
+
+    Returns an instance of the (frozen) dataclass `schema`, so the rest of the code sees plain
+    Python objects. Unknown keys and wrong types are user errors, not tracebacks.
+    """
+    try:
+        cfg = OmegaConf.structured(schema)
+        if path is not None:
+            cfg = OmegaConf.merge(cfg, OmegaConf.load(resolve_config_path(path)))
+        bad = [o for o in overrides if "=" not in o]
+        if bad:
+            raise UserError(f"overrides must be key=value, got {bad}")
+        if overrides:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        obj = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as e:
+        raise UserError(f"bad config: {str(e).splitlines()[0]}") from None
+    except (ValueError, TypeError) as e:  # raised by a schema's own __post_init__ validation
+        raise UserError(f"bad config: {e}") from None
+    return obj  # type: ignore[return-value]
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A config as plain data, for writing next to results."""
+    return dataclasses.asdict(obj)
