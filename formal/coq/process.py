@@ -1,0 +1,191 @@
+"""One coqidetop process: spawned with limits, spoken to with deadlines, never leaked.
+
+Every read has a deadline (a malformed call gets no reply at all). The process runs in its own
+session and scratch directory, with an address-space limit (set with prlimit right after the
+spawn, before it is sent anything: no preexec_fn, which is unsafe with threads). It is killed at
+interpreter exit, and if the interpreter dies hard, coqidetop reads EOF on its input and exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+
+from formal.coq import xml
+
+log = logging.getLogger(__name__)
+
+_LIVE: weakref.WeakSet[CoqProcess] = weakref.WeakSet()
+
+
+class CoqDied(RuntimeError):
+    """The process exited or closed its pipe."""
+
+
+class CoqUnresponsive(RuntimeError):
+    """No answer before the deadline."""
+
+
+class CoqProcess:
+    """A coqidetop process and the linear document it holds (sentences with Coq state ids)."""
+
+    def __init__(self, argv: Sequence[str], memory_mb: int, start_timeout_s: float) -> None:
+        self.workdir = tempfile.mkdtemp(prefix="proofzero-coq-")
+        self._stderr = open(os.path.join(self.workdir, "coqidetop.stderr"), "wb")
+        try:
+            self.proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        except OSError as e:
+            self._cleanup_dir()
+            raise CoqDied(f"cannot start {argv[0]}: {e}") from None
+        _LIVE.add(self)
+        limit = memory_mb * 2**20
+        try:
+            resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (limit, limit))
+        except (ProcessLookupError, PermissionError, OSError):
+            pass  # it died already; the first call reports that
+        self._buf = b""
+        try:
+            self.root_state = xml.state_id_of_init(self._call(xml.init_call(), start_timeout_s))
+        except BaseException:
+            self.kill()
+            raise
+        self.doc: list[tuple[str, int]] = []  # sentences added after Init, with their state ids
+
+    @property
+    def tip(self) -> int:
+        return self.doc[-1][1] if self.doc else self.root_state
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    # -- wire -----------------------------------------------------------------------------------
+
+    def _call(self, payload: bytes, timeout: float) -> xml.Answer:
+        if not self.alive:
+            raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
+        try:
+            self.proc.stdin.write(payload)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise CoqDied("coqidetop closed its input") from None
+        return self._read_answer(timeout)
+
+    def _read_answer(self, timeout: float) -> xml.Answer:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while True:
+            start = self._buf.find(b"<value")
+            end = self._buf.find(b"</value>", max(start, 0))
+            if start != -1 and end != -1:
+                raw, self._buf = self._buf[start : end + 8], self._buf[end + 8 :]
+                return xml.parse_answer(raw)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CoqUnresponsive(f"no answer within {timeout:.1f}s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    self.proc.wait()
+                    raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
+                self._buf += chunk
+                # Feedback we do not use is dropped as it arrives, so the buffer stays small.
+                if b"<value" not in self._buf:
+                    cut = self._buf.rfind(b"</feedback>")
+                    if cut != -1:
+                        self._buf = self._buf[cut + 11 :]
+
+    # -- document -------------------------------------------------------------------------------
+
+    def add(self, sentence: str, timeout: float) -> xml.Answer:
+        """Append one sentence (parsed, not yet run). On success it joins the document."""
+        answer = self._call(xml.add_call(sentence, self.tip), timeout)
+        if answer.good:
+            self.doc.append((sentence, xml.state_id_of_add(answer)))
+        return answer
+
+    def goals(self, timeout: float) -> xml.Answer:
+        """Run the document up to its tip and report the goals there."""
+        return self._call(xml.goal_call(), timeout)
+
+    def rewind(self, keep: int, timeout: float) -> None:
+        """Keep the first `keep` sentences, discard the rest (Coq restores the cached state)."""
+        if keep >= len(self.doc):
+            return
+        target = self.doc[keep - 1][1] if keep else self.root_state
+        answer = self._call(xml.edit_at_call(target), timeout)
+        if not answer.good:
+            raise xml.ProtocolError(f"Edit_at {target} refused: {answer.message}")
+        del self.doc[keep:]
+
+    def interrupt(self) -> None:
+        if self.alive:
+            os.killpg(self.proc.pid, signal.SIGINT)
+
+    def discard_pending(self, timeout: float) -> bool:
+        """After an interrupt: wait for the pending answer; False if none came."""
+        try:
+            self._read_answer(timeout)
+            return True
+        except (CoqUnresponsive, CoqDied, xml.ProtocolError):
+            return False
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.proc.stdin.write(xml.quit_call())
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=1)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        _LIVE.discard(self)
+        self._stderr.close()
+        self._cleanup_dir()
+
+    def _cleanup_dir(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def stderr_tail(self, n: int = 500) -> str:
+        try:
+            with open(os.path.join(self.workdir, "coqidetop.stderr"), "rb") as f:
+                return f.read()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+
+@atexit.register
+def _kill_all() -> None:
+    for p in list(_LIVE):
+        p.kill()

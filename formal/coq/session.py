@@ -1,0 +1,289 @@
+"""A Coq proof attempt with arbitrary branching over Coq's linear document.
+
+Each search state remembers the sentences that reach it from ``Proof.``. Applying a tactic moves
+the coqidetop document there (rewind to the common prefix, replay the rest) and runs one more
+sentence. A state of one goal among several is focused with ``N: {`` so its new goals are exactly
+the block's goals; a state of several goals that share existential variables is addressed with a
+selector ``N: tac`` instead (braces cannot focus several goals). Results are cached per
+(state, tactic); a crashed or hung process is restarted and the path replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from formal.coq import xml
+from formal.coq.process import CoqDied, CoqProcess, CoqUnresponsive
+from formal.coq.sandbox import TacticRejected, check_tactic
+from formal.coq.sentences import CoqSyntaxError, split_sentences
+from formal.goal import GoalState, independent_groups
+from formal.result import EnvError, TacticError, TacticOk, TacticResult, TacticTimeout
+from formal.session import EnvironmentCrash, InvalidStatement, SessionStats
+from formal.theorem import Theorem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CoqConfig:
+    tactic_timeout_s: float = 5.0  # Coq's own `Timeout` on every tactic
+    grace_s: float = 5.0  # extra wait before interrupting, then killing, a process that hangs
+    start_timeout_s: float = 120.0  # loading the header (Require Import Reals ...)
+    memory_mb: int = 4096  # address-space limit per coqidetop process
+    max_retries: int = 1  # restarts tried for one tactic before it counts as env_error
+    coqidetop: str = "coqidetop.opt"
+    load_paths: tuple[str, ...] = ()  # extra "-Q dir Lib" / "-R dir Lib" pairs, as "DIR=Lib"
+
+    def __post_init__(self) -> None:
+        if self.tactic_timeout_s <= 0 or self.grace_s <= 0 or self.start_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.memory_mb < 256:
+            raise ValueError("memory_mb below 256 cannot run Coq")
+        for lp in self.load_paths:
+            if "=" not in lp:
+                raise ValueError(f"load path {lp!r} must be DIR=LogicalName")
+
+    def argv(self) -> list[str]:
+        args = [self.coqidetop, "-main-channel", "stdfds", "-async-proofs", "off", "-q"]
+        for lp in self.load_paths:
+            d, name = lp.split("=", 1)
+            args += ["-Q", d, name]
+        return args
+
+
+@dataclass
+class _Node:
+    """Where a search state lives in Coq's document."""
+
+    path: tuple[str, ...]  # sentences after `Proof.` that reach the Coq state holding the goals
+    positions: tuple[int, ...]  # indices of this state's goals among the focused goals there
+    focus_size: int  # number of focused goals there
+    children: dict[str, TacticResult] = field(default_factory=dict)  # cache per normalised tactic
+
+
+class CoqSession:
+    """Open with `CoqSession(theorem, config)`; use as a context manager or call `close()`."""
+
+    def __init__(self, theorem: Theorem, config: CoqConfig | None = None) -> None:
+        if theorem.backend != "coq":
+            raise ValueError(f"CoqSession needs a coq theorem, got backend {theorem.backend!r}")
+        self.theorem = theorem
+        self.config = config or CoqConfig()
+        self.stats = SessionStats()
+        try:
+            header = [s.text for s in split_sentences(theorem.header)]
+            decl = [s.text for s in split_sentences(theorem.declaration())]
+        except CoqSyntaxError as e:
+            raise InvalidStatement(f"{theorem.name}: {e}") from None
+        self._prelude = (*header, *decl, "Proof.")
+        self._nodes: dict[int, _Node] = {}
+        self._proc: CoqProcess | None = None
+        self._focused: tuple[str, ...] = ()  # Coq goal ids focused at the process tip
+        goals = self._start()
+        if goals is None or not goals.focused:
+            self.close()
+            raise InvalidStatement(f"{theorem.name}: no goal after the statement")
+        root_goals = tuple(g for _, g in goals.focused)
+        self.root = self._new_state(root_goals, (), tuple(range(len(root_goals))), len(root_goals))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> CoqSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None
+
+    def __del__(self) -> None:  # last resort; close() is the contract
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _start(self) -> xml.Goals | None:
+        """A fresh process with the prelude loaded. Statement errors are InvalidStatement."""
+        cfg = self.config
+        try:
+            proc = CoqProcess(cfg.argv(), cfg.memory_mb, cfg.start_timeout_s)
+        except (CoqDied, CoqUnresponsive, xml.ProtocolError) as e:
+            raise EnvironmentCrash(f"cannot start coqidetop: {e}") from None
+        self._proc = proc
+        try:
+            for sentence in self._prelude:
+                answer = proc.add(sentence, cfg.start_timeout_s)
+                if not answer.good:
+                    raise InvalidStatement(f"{self.theorem.name}: {answer.message}")
+            answer = proc.goals(cfg.start_timeout_s)
+        except (CoqDied, CoqUnresponsive, xml.ProtocolError) as e:
+            self.close()
+            raise EnvironmentCrash(f"coqidetop failed while loading {self.theorem.name}: {e}") from None
+        except InvalidStatement:
+            self.close()
+            raise
+        if not answer.good:
+            self.close()
+            raise InvalidStatement(f"{self.theorem.name}: {answer.message}")
+        goals = xml.parse_goals(answer)
+        self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
+        return goals
+
+    def _restart(self) -> None:
+        self.stats.restarts += 1
+        log.warning("%s: restarting coqidetop", self.theorem.name)
+        self.close()
+        self._start()
+
+    # -- states ---------------------------------------------------------------------------------
+
+    def _new_state(self, goals, path, positions, focus_size) -> GoalState:
+        state = GoalState(id=len(self._nodes), goals=tuple(goals))
+        self._nodes[state.id] = _Node(tuple(path), tuple(positions), focus_size)
+        return state
+
+    def path_of(self, state: GoalState) -> tuple[str, ...]:
+        """The sentences after `Proof.` that reach `state` (selectors and braces included)."""
+        return self._node(state).path
+
+    def _node(self, state: GoalState) -> _Node:
+        try:
+            return self._nodes[state.id]
+        except (KeyError, AttributeError):
+            raise ValueError(f"state {state!r} does not belong to this session") from None
+
+    # -- moving the document --------------------------------------------------------------------
+
+    def _goto(self, path: tuple[str, ...]) -> None:
+        """Make the document exactly prelude + path, replaying what is missing."""
+        proc = self._proc
+        if proc is None:
+            self._restart()
+            proc = self._proc
+        target = (*self._prelude, *path)
+        have = [s for s, _ in proc.doc]
+        if have == list(target):
+            return
+        t0 = time.perf_counter()
+        keep = 0
+        while keep < min(len(have), len(target)) and have[keep] == target[keep]:
+            keep += 1
+        keep = max(keep, len(self._prelude))  # never rewind into the header
+        limit = self.config.tactic_timeout_s + self.config.grace_s
+        proc.rewind(keep, limit)
+        for sentence in target[keep:]:
+            answer = proc.add(sentence, limit)
+            if not answer.good:
+                raise xml.ProtocolError(f"replay refused {sentence!r}: {answer.message}")
+        replay = len(target) - keep
+        answer = proc.goals(limit * max(1, replay))
+        if not answer.good:
+            raise xml.ProtocolError(f"replay failed: {answer.message}")
+        goals = xml.parse_goals(answer)
+        self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
+        self.stats.switches += 1
+        self.stats.replayed += replay
+        self.stats.switch_ms += (time.perf_counter() - t0) * 1000
+
+    # -- the one operation the search needs ----------------------------------------------------
+
+    def run_tactic(self, state: GoalState, tactic: str) -> TacticResult:
+        node = self._node(state)
+        try:
+            tac = check_tactic(tactic)
+        except TacticRejected as e:
+            self.stats.rejected += 1
+            return TacticError(f"rejected: {e}", rejected=True)
+        if tac in node.children:
+            self.stats.cache_hits += 1
+            return node.children[tac]
+        result = self._run_with_recovery(node, tac)
+        if not isinstance(result, EnvError):  # an env error may not recur; allow a retry later
+            node.children[tac] = result
+        return result
+
+    def _plan(self, node: _Node, tac: str) -> tuple[tuple[str, ...], str, bool]:
+        """(path to stand on, sentence to run, whether the new focus holds only our goals)."""
+        timeout = f"Timeout {max(1, round(self.config.tactic_timeout_s))} "
+        if len(node.positions) == node.focus_size:
+            return node.path, f"{timeout}{tac}.", True
+        first = node.positions[0] + 1
+        if len(node.positions) == 1:
+            return (*node.path, f"{first}: {{"), f"{timeout}{tac}.", True
+        return node.path, f"{timeout}{first}: {tac}.", False
+
+    def _run_with_recovery(self, node: _Node, tac: str) -> TacticResult:
+        last = ""
+        for attempt in range(self.config.max_retries + 1):
+            try:
+                return self._run(node, tac)
+            except (CoqDied, xml.ProtocolError, EnvironmentCrash) as e:
+                last = str(e)
+                log.warning("%s: %s (attempt %d)", self.theorem.name, e, attempt + 1)
+                try:
+                    self._restart()
+                except (EnvironmentCrash, InvalidStatement) as e2:
+                    last = f"{last}; restart failed: {e2}"
+                    break
+        self.stats.env_errors += 1
+        return EnvError(last)
+
+    def _run(self, node: _Node, tac: str) -> TacticResult:
+        base, sentence, whole = self._plan(node, tac)
+        self._goto(base)
+        proc = self._proc
+        others = set()
+        if not whole:
+            mine = {self._focused[p] for p in node.positions}
+            others = set(self._focused) - mine
+        self.stats.tactics += 1
+        limit = self.config.tactic_timeout_s + self.config.grace_s
+        answer = proc.add(sentence, limit)
+        if answer.good:
+            try:
+                answer = proc.goals(limit)
+            except CoqUnresponsive:
+                return self._hung(proc)
+        if not answer.good:
+            proc.rewind(len(self._prelude) + len(base), limit)
+            if answer.message.strip().rstrip(".") in ("Timeout!", "Timeout"):
+                self.stats.timeouts += 1
+                return TacticTimeout(self.config.tactic_timeout_s)
+            return TacticError(answer.message)
+        goals = xml.parse_goals(answer)
+        if goals is None:
+            raise xml.ProtocolError("no proof open after a tactic")
+        self._focused = tuple(gid for gid, _ in goals.focused)
+        fresh = [(i, g) for i, (gid, g) in enumerate(goals.focused) if gid not in others]
+        path = (*base, sentence)
+        states = []
+        for group in independent_groups([g for _, g in fresh]):
+            states.append(
+                self._new_state(
+                    [fresh[k][1] for k in group],
+                    path,
+                    [fresh[k][0] for k in group],
+                    len(goals.focused),
+                )
+            )
+        return TacticOk(tuple(states))
+
+    def _hung(self, proc: CoqProcess) -> TacticResult:
+        """Coq ignored its own Timeout: interrupt, and kill if that does not help."""
+        self.stats.timeouts += 1
+        proc.interrupt()
+        if not proc.discard_pending(self.config.grace_s):
+            log.warning("%s: coqidetop ignored an interrupt; killing it", self.theorem.name)
+            self.close()  # the next tactic restarts and replays
+            return TacticTimeout(self.config.tactic_timeout_s)
+        # The interrupted sentence failed; drop it from the document.
+        try:
+            proc.rewind(len(proc.doc) - 1, self.config.grace_s)
+        except (CoqDied, CoqUnresponsive, xml.ProtocolError):
+            self.close()
+        return TacticTimeout(self.config.tactic_timeout_s)

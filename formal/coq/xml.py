@@ -1,0 +1,154 @@
+"""The coqidetop XML protocol (Coq 8.16): encode the few calls we make, decode their answers.
+
+Only what the session needs: Init, Add, Goal, Edit_at, Quit. Messages arrive as rich
+pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``, which is not an XML entity.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from formal.goal import Goal, Hypothesis
+
+
+class ProtocolError(RuntimeError):
+    """coqidetop answered something we cannot read."""
+
+
+def init_call() -> bytes:
+    return b'<call val="Init"><option val="none"/></call>'
+
+
+def add_call(sentence: str, state_id: int) -> bytes:
+    # 8.16: ((((text, edit_id), (state_id, verbose)), bp), (line_nb, bol_pos)).
+    return (
+        '<call val="Add"><pair><pair><pair><pair>'
+        f"<string>{escape(sentence)}</string><int>-1</int></pair>"
+        f'<pair><state_id val="{state_id}"/><bool val="false"/></pair></pair>'
+        "<int>0</int></pair><pair><int>0</int><int>0</int></pair></pair></call>"
+    ).encode()
+
+
+def goal_call() -> bytes:
+    return b'<call val="Goal"><unit/></call>'
+
+
+def edit_at_call(state_id: int) -> bytes:
+    return f'<call val="Edit_at"><state_id val="{state_id}"/></call>'.encode()
+
+
+def quit_call() -> bytes:
+    return b'<call val="Quit"><unit/></call>'
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One ``<value>``: good with its payload element, or fail with Coq's message."""
+
+    good: bool
+    payload: ET.Element
+    message: str = ""
+    state_id: int | None = None  # for a failure: the last state that is still valid
+
+
+@dataclass(frozen=True)
+class Goals:
+    """Coq's goal record: the focused goals (with Coq's ids), and the counts of the others."""
+
+    focused: tuple[tuple[str, Goal], ...]
+    background: int
+    shelved: int
+    given_up: int
+
+
+def parse_answer(raw: bytes) -> Answer:
+    text = raw.decode("utf-8", errors="replace").replace("&nbsp;", "&#160;")
+    try:
+        el = ET.fromstring(text)
+    except ET.ParseError as e:
+        raise ProtocolError(f"unreadable answer from coqidetop: {e}: {text[:200]!r}") from None
+    if el.tag != "value":
+        raise ProtocolError(f"expected <value>, got <{el.tag}>")
+    if el.get("val") == "good":
+        return Answer(True, el)
+    sid = el.find("state_id")
+    return Answer(
+        False,
+        el,
+        message=_text(el.find("richpp")),
+        state_id=int(sid.get("val")) if sid is not None else None,
+    )
+
+
+def state_id_of_init(answer: Answer) -> int:
+    sid = answer.payload.find("state_id")
+    if sid is None:
+        raise ProtocolError("Init answered without a state id")
+    return int(sid.get("val"))
+
+
+def state_id_of_add(answer: Answer) -> int:
+    sid = answer.payload.find("pair/state_id")
+    if sid is None:
+        raise ProtocolError("Add answered without a state id")
+    return int(sid.get("val"))
+
+
+def parse_goals(answer: Answer) -> Goals | None:
+    """None when no proof is open (after the last goal of the theorem is closed, still Some [])."""
+    opt = answer.payload.find("option")
+    if opt is None or opt.get("val") == "none":
+        return None
+    lists = opt.findall("goals/list")
+    if len(lists) != 4:
+        raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
+    fg, bg, shelved, given_up = lists
+    return Goals(
+        focused=tuple(_goal(g) for g in fg.findall("goal")),
+        background=len(bg.findall(".//goal")),
+        shelved=len(shelved.findall("goal")),
+        given_up=len(given_up.findall("goal")),
+    )
+
+
+def _text(el: ET.Element | None) -> str:
+    if el is None:
+        return ""
+    return "".join(el.itertext()).replace("\xa0", " ").strip()
+
+
+def _goal(el: ET.Element) -> tuple[str, Goal]:
+    gid = el.findtext("string", default="")
+    hyps = tuple(parse_hypothesis(_text(h)) for h in el.findall("list/richpp"))
+    return gid, Goal(hypotheses=hyps, conclusion=_text(el.find("richpp")))
+
+
+def _split_top(text: str, sep: str) -> int:
+    """Index of the last `sep` outside brackets, or -1."""
+    depth, found = 0, -1
+    for i, c in enumerate(text):
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            found = i
+    return found
+
+
+def parse_hypothesis(text: str) -> Hypothesis:
+    """``x, y : T`` or ``f := body : T`` (Coq's layout); anything else keeps its text as the type."""
+    text = " ".join(text.split())
+    colon = text.find(" : ")
+    defn = text.find(" := ")
+    if defn != -1 and (colon == -1 or defn < colon):
+        names, rest = text[:defn], text[defn + 4 :]
+        cut = _split_top(rest, " : ")
+        body, typ = (rest[:cut], rest[cut + 3 :]) if cut != -1 else (rest, "")
+        return Hypothesis(tuple(n.strip() for n in names.split(",")), typ, body)
+    if colon == -1:
+        return Hypothesis((), text)
+    names = tuple(n.strip() for n in text[:colon].split(","))
+    return Hypothesis(names, text[colon + 3 :])
