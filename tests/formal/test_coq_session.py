@@ -10,7 +10,7 @@ from formal import TacticError, TacticOk, TacticTimeout, Theorem
 from formal.coq.sentences import split_sentences
 from formal.coq.session import CoqConfig, CoqSession
 from formal.session import InvalidStatement
-from tests.conftest import requires_coq
+from tests.conftest import FIXTURES, requires_coq
 
 pytestmark = requires_coq
 
@@ -172,10 +172,10 @@ def _script(tree, state):
 
 
 @pytest.mark.slow
-def test_eleven_samples_step_through_interleaved_then_verify(shared_dir):
+def test_eleven_samples_step_through_interleaved_then_verify():
     from formal.coq.checker import verify_proof
 
-    text = (shared_dir / "fixtures/coq/minif2f_test_samples.v").read_text()
+    text = (FIXTURES / "coq/minif2f_test_samples.v").read_text()
     samples = _samples(text)
     assert len(samples) == 12  # eleven problems and the lemma one of them uses
     for theorem, script in samples:

@@ -1,0 +1,57 @@
+# Quickstart: `make demo` and `make test`. Each sets up whatever is missing first (Debian's Coq
+# packages, a .venv with the project installed editable through constraints.txt), and is quick
+# when everything is already there.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+COQ_PACKAGES := coq libcoq-coquelicot libcoq-mathcomp-ssreflect libcoq-hammer
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEMO_OUT ?= runs/demo
+
+.PHONY: demo test test-fast setup coq venv bench no-cuda clean help
+
+help:
+	@echo "make demo   - set up, then run the automation baseline on the bundled miniF2F valid suite"
+	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
+	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
+
+setup: coq venv
+
+coq:
+	@missing=""; for p in $(COQ_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade -c constraints.txt pip setuptools >/dev/null
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+# CUDA builds of torch (nvidia-* wheels) must never land on a CPU machine.
+no-cuda: venv
+	@if $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-'; then \
+	  echo "error: nvidia-* wheels are installed; every pip call must go through constraints.txt"; exit 1; fi
+
+test: setup no-cuda
+	$(BIN)/pytest -q -ra
+
+test-fast: setup
+	$(BIN)/pytest -q -ra -m "not slow"
+
+demo: setup
+	$(BIN)/proofzero prove --suite benchmarks/minif2f-rocq-valid --prover automation --out $(DEMO_OUT)/automation.json
+
+bench: setup
+	$(BIN)/python bench/coq_session.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""Evaluation harnesses: run provers over suites, report pass rates at a stated budget."""

@@ -1,0 +1,50 @@
+"""The outcome of one proof attempt on one theorem, as every prover reports it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Status(str, enum.Enum):
+    """Environment failures are not proof failures: reports count each status apart."""
+
+    PROVED = "proved"
+    DISPROVED = "disproved"
+    FAILED = "failed"  # the budget was spent
+    ENV_ERROR = "env_error"  # a crash or hang the environment could not recover from
+    INVALID_STATEMENT = "invalid_statement"  # the statement does not elaborate
+
+
+@dataclass
+class Attempt:
+    name: str
+    status: Status
+    proof: str | None = None  # the checker-verified proof script (tactics after `Proof.`)
+    tactics_used: int = 0  # budget spent, in tactic executions
+    tactics_tried: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    message: str = ""  # why it failed, or the checker's verdict
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "proof": self.proof,
+            "tactics_used": self.tactics_used,
+            "tactics_tried": self.tactics_tried,
+            "seconds": round(self.seconds, 3),
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> Attempt:
+        return cls(
+            name=d["name"],
+            status=Status(d["status"]),
+            proof=d.get("proof"),
+            tactics_used=d.get("tactics_used", 0),
+            tactics_tried=list(d.get("tactics_tried", [])),
+            seconds=d.get("seconds", 0.0),
+            message=d.get("message", ""),
+        )
