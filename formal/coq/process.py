@@ -122,6 +122,24 @@ class CoqProcess:
             self.doc.append((sentence, xml.state_id_of_add(answer)))
         return answer
 
+    def add_and_run(self, sentence: str, timeout: float) -> xml.Answer:
+        """Add one sentence and run it, in one round trip: both calls are written before reading.
+
+        Returns the Add's failure (a parse error), or the Goal answer (goals, or Coq's error).
+        """
+        if not self.alive:
+            raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
+        try:
+            self.proc.stdin.write(xml.add_call(sentence, self.tip) + xml.goal_call())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise CoqDied("coqidetop closed its input") from None
+        added = self._read_answer(timeout)
+        if added.good:
+            self.doc.append((sentence, xml.state_id_of_add(added)))
+        ran = self._read_answer(timeout)
+        return ran if added.good else added
+
     def goals(self, timeout: float) -> xml.Answer:
         """Run the document up to its tip and report the goals there."""
         return self._call(xml.goal_call(), timeout)

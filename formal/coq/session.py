@@ -243,12 +243,10 @@ class CoqSession:
             others = set(self._focused) - mine
         self.stats.tactics += 1
         limit = self.config.tactic_timeout_s + self.config.grace_s
-        answer = proc.add(sentence, limit)
-        if answer.good:
-            try:
-                answer = proc.goals(limit)
-            except CoqUnresponsive:
-                return self._hung(proc)
+        try:
+            answer = proc.add_and_run(sentence, limit)
+        except CoqUnresponsive:
+            return self._hung(proc)
         if not answer.good:
             proc.rewind(len(self._prelude) + len(base), limit)
             if answer.message.strip().rstrip(".") in ("Timeout!", "Timeout"):

@@ -1,6 +1,6 @@
 """The coqidetop XML protocol (Coq 8.16): encode the few calls we make, decode their answers.
 
-Only what the session needs: Init, Add, Goal, Edit_at, Quit. Messages arrive as rich
+Only what the session needs: Init, Add, Subgoals, Edit_at, Quit. Messages arrive as rich
 pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``, which is not an XML entity.
 """
 
@@ -32,7 +32,14 @@ def add_call(sentence: str, state_id: int) -> bytes:
 
 
 def goal_call() -> bytes:
-    return b'<call val="Goal"><unit/></call>'
+    """The focused goals only: printing background goals at every step is wasted work.
+
+    (``Subgoals`` with goal flags: mode, foreground, background, shelved, given up.)
+    """
+    return (
+        b'<call val="Subgoals"><goal_flags><string>full</string><bool val="true"/>'
+        b'<bool val="false"/><bool val="false"/><bool val="false"/></goal_flags></call>'
+    )
 
 
 def edit_at_call(state_id: int) -> bytes:
@@ -55,12 +62,9 @@ class Answer:
 
 @dataclass(frozen=True)
 class Goals:
-    """Coq's goal record: the focused goals (with Coq's ids), and the counts of the others."""
+    """Coq's goal record: the focused goals, with Coq's ids (the others are not asked for)."""
 
     focused: tuple[tuple[str, Goal], ...]
-    background: int
-    shelved: int
-    given_up: int
 
 
 def parse_answer(raw: bytes) -> Answer:
@@ -104,13 +108,7 @@ def parse_goals(answer: Answer) -> Goals | None:
     lists = opt.findall("goals/list")
     if len(lists) != 4:
         raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
-    fg, bg, shelved, given_up = lists
-    return Goals(
-        focused=tuple(_goal(g) for g in fg.findall("goal")),
-        background=len(bg.findall(".//goal")),
-        shelved=len(shelved.findall("goal")),
-        given_up=len(given_up.findall("goal")),
-    )
+    return Goals(focused=tuple(_goal(g) for g in lists[0].findall("goal")))
 
 
 def _text(el: ET.Element | None) -> str:

@@ -1,0 +1,122 @@
+"""Coq session benchmarks: API overhead vs a raw Coq pipe, branch-switch cost, memory per process.
+
+Run: `make bench` (or `.venv/bin/python bench/coq_session.py [--steps N] [--switches N]`).
+Each ratio is measured side by side in one run; record results with their command in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from formal.coq.session import CoqConfig, CoqSession
+from formal.theorem import Theorem
+
+HEADER = "Require Import Arith Lia.\n"
+
+
+def linear_script(steps: int) -> list[str]:
+    """A long proof with no branching and a goal of constant size: cheap steps, so the per-tactic
+    overhead dominates (each rewrite flips both sides between `n + m` and `m + n`), then one closing step."""
+    flips = (steps - 2) // 2 * 2
+    return ["intros n m", *["rewrite Nat.add_comm"] * flips, "reflexivity"]
+
+
+LINEAR = Theorem("linear", "forall n m : nat, n + m = m + n", header=HEADER)
+
+
+def time_raw_pipe(script: list[str], repeat: int) -> float:
+    """Seconds for coqtop reading header + statement + script on a pipe, minus header-only time."""
+
+    def run(text: str) -> float:
+        t0 = time.perf_counter()
+        p = subprocess.run(["coqtop", "-q"], input=text, capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if "Error" in p.stdout + p.stderr:
+            raise RuntimeError(p.stdout[-500:] + p.stderr[-500:])
+        return dt
+
+    prefix = HEADER + LINEAR.declaration() + "\nProof.\n"
+    full = prefix + "".join(f"{t}.\n" for t in script) + "Qed.\n"
+    base = min(run(prefix + "Abort.\n") for _ in range(repeat))
+    whole = min(run(full) for _ in range(repeat))
+    return whole - base
+
+
+def time_session(script: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        with CoqSession(LINEAR) as s:
+            state = s.root
+            t0 = time.perf_counter()
+            for tactic in script:
+                result = s.run_tactic(state, tactic)
+                if not result.states:
+                    break
+                (state,) = result.states
+            best = min(best, time.perf_counter() - t0)
+            assert result.proved, result
+    return best
+
+
+def branch_switches(switches: int, seed: int) -> dict:
+    """A random tree: each step picks any state seen so far and extends it."""
+    rng = random.Random(seed)
+    th = Theorem("tree", "forall n : nat, n = n /\\ n + 0 = n /\\ 0 + n = n", header=HEADER)
+    with CoqSession(th, CoqConfig()) as s:
+        seen = [s.root]
+        (first,) = s.run_tactic(s.root, "intro n").states
+        seen.append(first)
+        for k in range(switches):
+            state = rng.choice(seen[1:])
+            tactic = rng.choice([f"pose proof (Nat.add_0_r {k}) as P{k}", "split", f"assert (Q{k} : {k} = {k}) by reflexivity"])
+            r = s.run_tactic(state, tactic)
+            seen.extend(getattr(r, "states", ()))
+        st = s.stats
+        return {
+            "tactics": st.tactics,
+            "switches": st.switches,
+            "replayed_per_switch": st.replayed / max(1, st.switches),
+            "ms_per_switch": st.switch_ms / max(1, st.switches),
+            "states": len(seen),
+        }
+
+
+def memory_per_process() -> dict:
+    out = {}
+    for label, header in [("Arith+Lia", HEADER), ("Reals+Lra+Psatz", "Require Import Reals Lra Psatz.\nOpen Scope R_scope.")]:
+        with CoqSession(Theorem("m", "True", header=header)) as s:
+            status = Path(f"/proc/{s._proc.proc.pid}/status").read_text()
+            rss = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+            out[label] = int(rss.split()[1]) / 1024
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--switches", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    script = linear_script(args.steps)
+    raw = time_raw_pipe(script, args.repeat)
+    api = time_session(script, args.repeat)
+    print(f"linear script, {len(script)} tactics (best of {args.repeat}):")
+    print(f"  raw coqtop pipe  {raw:7.3f}s  {len(script) / raw:8.0f} tactics/s")
+    print(f"  session API      {api:7.3f}s  {len(script) / api:8.0f} tactics/s")
+    print(f"  ratio API/raw speed = {raw / api:.2f}  (target >= 0.8)")
+    sw = branch_switches(args.switches, seed=0)
+    print(f"random tree, {sw['tactics']} tactics over {sw['states']} states:")
+    print(f"  {sw['switches']} branch switches, {sw['replayed_per_switch']:.1f} tactics replayed and "
+          f"{sw['ms_per_switch']:.1f} ms per switch")
+    mem = memory_per_process()
+    for label, mb in mem.items():
+        print(f"memory per coqidetop process ({label} loaded): {mb:.0f} MiB RSS")
+
+
+if __name__ == "__main__":
+    main()
