@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, TypeVar
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from proofzero.cli import UserError
@@ -33,6 +33,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: list
     """
     try:
         cfg = OmegaConf.structured(schema)
+        _thaw(cfg)  # frozen schemas are frozen once built, not while merging
         if path is not None:
             cfg = OmegaConf.merge(cfg, OmegaConf.load(resolve_config_path(path)))
         bad = [o for o in overrides if "=" not in o]
@@ -46,6 +47,16 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: list
     except (ValueError, TypeError) as e:  # raised by a schema's own __post_init__ validation
         raise UserError(f"bad config: {e}") from None
     return obj  # type: ignore[return-value]
+
+
+def _thaw(node: Any) -> None:
+    """Clear the read-only flag that frozen dataclasses put on every nested node."""
+    OmegaConf.set_readonly(node, False)
+    if isinstance(node, DictConfig):
+        for key in node.keys():
+            child = node._get_node(key)
+            if isinstance(child, (DictConfig, ListConfig)):
+                _thaw(child)
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

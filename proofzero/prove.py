@@ -1,0 +1,128 @@
+"""`proofzero prove --suite DIR --prover automation --out results.json [key=value ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eval.runner import format_summary, run_suite
+from formal.coq.checker import CheckerConfig, verify_proof
+from formal.coq.session import CoqConfig, CoqSession
+from formal.session import EnvironmentCrash, InvalidStatement
+from formal.suite import SuiteError, load_suite
+from formal.theorem import Theorem
+from proofzero.cli import UserError
+from proofzero.config import load_config, to_dict
+from search.attempt import Attempt, Status
+from search.automation import AutomationConfig, AutomationProver
+
+log = logging.getLogger(__name__)
+
+PROVERS = ("automation",)
+HAMMER_IMPORT = "From Hammer Require Import Tactics."
+DEFAULT_SUITE = Path(__file__).resolve().parent.parent / "benchmarks" / "minif2f-rocq-valid"
+
+
+@dataclass(frozen=True)
+class ProveConfig:
+    prover: str = "automation"
+    workers: int = 2  # theorems in flight at once, each with its own Coq process
+    # Put before each statement's own header so that the portfolio's tactics exist; the checker
+    # verifies the proof with exactly this header.
+    prelude: str = "From Coq Require Import Lia Lra Psatz."
+    hammer: str = "auto"  # add CoqHammer's sauto to the portfolio: auto (when installed) | on | off
+    limit: int = 0  # only the first N theorems by name; 0 = all
+    automation: AutomationConfig = field(default_factory=AutomationConfig)
+    coq: CoqConfig = field(default_factory=CoqConfig)
+    checker: CheckerConfig = field(default_factory=CheckerConfig)
+
+    def __post_init__(self) -> None:
+        if self.prover not in PROVERS:
+            raise ValueError(f"unknown prover {self.prover!r}; available: {', '.join(PROVERS)}")
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+        if self.hammer not in ("auto", "on", "off"):
+            raise ValueError("hammer must be auto, on or off")
+
+
+def hammer_installed() -> bool:
+    if shutil.which("coqc") is None:
+        return False
+    where = subprocess.run(["coqc", "-where"], capture_output=True, text=True).stdout.strip()
+    return (Path(where) / "user-contrib" / "Hammer").is_dir()
+
+
+def effective_config(cfg: ProveConfig) -> ProveConfig:
+    """Resolve `hammer=auto` into the prelude and portfolio actually used (recorded in results)."""
+    use = cfg.hammer == "on" or (cfg.hammer == "auto" and hammer_installed())
+    if cfg.hammer == "on" and not hammer_installed():
+        raise UserError("hammer=on but CoqHammer is not installed (apt-get install libcoq-hammer)")
+    if not use or "sauto" in cfg.automation.portfolio:
+        return dataclasses.replace(cfg, hammer="on" if use else "off")
+    auto = dataclasses.replace(cfg.automation, portfolio=(*cfg.automation.portfolio, "sauto"))
+    return dataclasses.replace(cfg, hammer="on", prelude=f"{cfg.prelude}\n{HAMMER_IMPORT}", automation=auto)
+
+
+def make_prove_one(cfg: ProveConfig):
+    prover = AutomationProver(cfg.automation)
+
+    def prove_one(theorem: Theorem) -> Attempt:
+        theorem = dataclasses.replace(theorem, header=f"{cfg.prelude}\n{theorem.header}")
+
+        def verify(script: str) -> tuple[bool, str]:
+            v = verify_proof(theorem, script, cfg.checker)
+            return v.verified, v.message or v.reason
+
+        try:
+            with CoqSession(theorem, cfg.coq) as session:
+                return prover.prove(theorem.name, session, verify)
+        except InvalidStatement as e:
+            return Attempt(theorem.name, Status.INVALID_STATEMENT, message=str(e))
+        except EnvironmentCrash as e:
+            return Attempt(theorem.name, Status.ENV_ERROR, message=str(e))
+
+    return prove_one
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", default=str(DEFAULT_SUITE), help="suite directory (default: bundled valid split)")
+    p.add_argument("--prover", default=None, help=f"one of {', '.join(PROVERS)} (overrides the config)")
+    p.add_argument("--config", default="prove/automation.yaml", help="YAML config (path or name under configs/)")
+    p.add_argument("--out", default="results.json", help="results JSON (rows stream to OUT.partial.jsonl)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. workers=4")
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides) + ([f"prover={args.prover}"] if args.prover else [])
+    cfg = effective_config(load_config(ProveConfig, args.config, overrides))
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as e:
+        raise UserError(str(e)) from None
+    if not len(suite):
+        raise UserError(f"suite {args.suite} is empty")
+    if suite.drift:
+        log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
+    if cfg.limit:
+        keep = set(sorted(suite.files)[: cfg.limit])
+        suite = dataclasses.replace(
+            suite,
+            theorems=tuple(t for t in suite.theorems if t.name in keep),
+            problems=tuple(p for p in suite.problems if p.name in keep),
+            invalid={k: v for k, v in suite.invalid.items() if k in keep},
+            files={k: v for k, v in suite.files.items() if k in keep},
+        )
+    budget = f"pass@1, {cfg.automation.budget} tactic executions ({cfg.prover})"
+    out = Path(args.out)
+    result = run_suite(
+        suite, make_prove_one(cfg), out, to_dict(cfg), budget, cfg.workers, progress=not args.no_progress
+    )
+    print(format_summary(result))
+    print(f"\nresults: {out}")
+    return 0
