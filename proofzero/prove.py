@@ -12,6 +12,7 @@ from pathlib import Path
 
 from eval.runner import format_summary, run_suite
 from formal.coq.checker import CheckerConfig, verify_proof
+from formal.coq.pool import ProcessPool
 from formal.coq.session import CoqConfig, CoqSession
 from formal.session import EnvironmentCrash, InvalidStatement
 from formal.suite import SuiteError, load_suite
@@ -68,7 +69,7 @@ def effective_config(cfg: ProveConfig) -> ProveConfig:
     return dataclasses.replace(cfg, hammer="on", prelude=f"{cfg.prelude}\n{HAMMER_IMPORT}", automation=auto)
 
 
-def make_prove_one(cfg: ProveConfig):
+def make_prove_one(cfg: ProveConfig, pool: ProcessPool | None = None):
     prover = AutomationProver(cfg.automation)
 
     def prove_one(theorem: Theorem) -> Attempt:
@@ -79,7 +80,7 @@ def make_prove_one(cfg: ProveConfig):
             return v.verified, v.message or v.reason
 
         try:
-            with CoqSession(theorem, cfg.coq) as session:
+            with CoqSession(theorem, cfg.coq, pool) as session:
                 return prover.prove(theorem.name, session, verify)
         except InvalidStatement as e:
             return Attempt(theorem.name, Status.INVALID_STATEMENT, message=str(e))
@@ -120,9 +121,11 @@ def run(args: argparse.Namespace) -> int:
         )
     budget = f"pass@1, {cfg.automation.budget} tactic executions ({cfg.prover})"
     out = Path(args.out)
-    result = run_suite(
-        suite, make_prove_one(cfg), out, to_dict(cfg), budget, cfg.workers, progress=not args.no_progress
-    )
+    with ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=cfg.workers) as pool:
+        result = run_suite(
+            suite, make_prove_one(cfg, pool), out, to_dict(cfg), budget, cfg.workers, progress=not args.no_progress
+        )
+        log.info("coqidetop processes: %d started, %d reuses", pool.started, pool.reused)
     print(format_summary(result))
     print(f"\nresults: {out}")
     return 0

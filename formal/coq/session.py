@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from formal.coq import xml
+from formal.coq.pool import ProcessPool
 from formal.coq.process import CoqDied, CoqProcess, CoqUnresponsive
 from formal.coq.sandbox import TacticRejected, check_tactic
 from formal.coq.sentences import CoqSyntaxError, split_sentences
@@ -66,12 +67,13 @@ class _Node:
 class CoqSession:
     """Open with `CoqSession(theorem, config)`; use as a context manager or call `close()`."""
 
-    def __init__(self, theorem: Theorem, config: CoqConfig | None = None) -> None:
+    def __init__(self, theorem: Theorem, config: CoqConfig | None = None, pool: ProcessPool | None = None) -> None:
         if theorem.backend != "coq":
             raise ValueError(f"CoqSession needs a coq theorem, got backend {theorem.backend!r}")
         self.theorem = theorem
         self.config = config or CoqConfig()
         self.stats = SessionStats()
+        self._pool = pool
         try:
             header = [s.text for s in split_sentences(theorem.header)]
             decl = [s.text for s in split_sentences(theorem.declaration())]
@@ -97,9 +99,17 @@ class CoqSession:
         self.close()
 
     def close(self) -> None:
-        if self._proc is not None:
-            self._proc.close()
-            self._proc = None
+        """End the session; a healthy process goes back to the pool (if any) for the next one."""
+        self._drop_process(reusable=True)
+
+    def _drop_process(self, reusable: bool) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if reusable and self._pool is not None and proc.alive:
+            self._pool.release(proc)
+        else:
+            proc.close()
 
     def __del__(self) -> None:  # last resort; close() is the contract
         try:
@@ -111,24 +121,33 @@ class CoqSession:
         """A fresh process with the prelude loaded. Statement errors are InvalidStatement."""
         cfg = self.config
         try:
-            proc = CoqProcess(cfg.argv(), cfg.memory_mb, cfg.start_timeout_s)
+            if self._pool is not None:
+                proc = self._pool.acquire(self._prelude)
+            else:
+                proc = CoqProcess(cfg.argv(), cfg.memory_mb, cfg.start_timeout_s)
         except (CoqDied, CoqUnresponsive, xml.ProtocolError) as e:
             raise EnvironmentCrash(f"cannot start coqidetop: {e}") from None
         self._proc = proc
         try:
-            for sentence in self._prelude:
+            keep = 0
+            for (have, _), want in zip(proc.doc, self._prelude):
+                if have != want:
+                    break
+                keep += 1
+            proc.rewind(keep, cfg.start_timeout_s)
+            for sentence in self._prelude[keep:]:
                 answer = proc.add(sentence, cfg.start_timeout_s)
                 if not answer.good:
                     raise InvalidStatement(f"{self.theorem.name}: {answer.message}")
             answer = proc.goals(cfg.start_timeout_s)
         except (CoqDied, CoqUnresponsive, xml.ProtocolError) as e:
-            self.close()
+            self._drop_process(reusable=False)
             raise EnvironmentCrash(f"coqidetop failed while loading {self.theorem.name}: {e}") from None
         except InvalidStatement:
-            self.close()
+            self._drop_process(reusable=False)
             raise
         if not answer.good:
-            self.close()
+            self._drop_process(reusable=False)
             raise InvalidStatement(f"{self.theorem.name}: {answer.message}")
         goals = xml.parse_goals(answer)
         self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
@@ -137,7 +156,7 @@ class CoqSession:
     def _restart(self) -> None:
         self.stats.restarts += 1
         log.warning("%s: restarting coqidetop", self.theorem.name)
-        self.close()
+        self._drop_process(reusable=False)
         self._start()
 
     # -- states ---------------------------------------------------------------------------------
@@ -277,11 +296,11 @@ class CoqSession:
         proc.interrupt()
         if not proc.discard_pending(self.config.grace_s):
             log.warning("%s: coqidetop ignored an interrupt; killing it", self.theorem.name)
-            self.close()  # the next tactic restarts and replays
+            self._drop_process(reusable=False)  # the next tactic restarts and replays
             return TacticTimeout(self.config.tactic_timeout_s)
         # The interrupted sentence failed; drop it from the document.
         try:
             proc.rewind(len(proc.doc) - 1, self.config.grace_s)
         except (CoqDied, CoqUnresponsive, xml.ProtocolError):
-            self.close()
+            self._drop_process(reusable=False)
         return TacticTimeout(self.config.tactic_timeout_s)

@@ -192,3 +192,22 @@ def _root_of(tree):
     from formal.goal import GoalState
 
     return GoalState(0, ())
+
+
+def test_pool_reuses_a_warm_process_without_leaking_state():
+    from formal.coq.pool import ProcessPool
+
+    cfg = CoqConfig()
+    with ProcessPool(cfg.argv(), cfg.memory_mb, cfg.start_timeout_s, max_idle=1) as pool:
+        first = Theorem("a", "secret = 1", header=NAT + "\nDefinition secret := 1.")
+        with CoqSession(first, cfg, pool) as s:
+            assert s.run_tactic(s.root, "reflexivity").proved
+        other = Theorem("b", "2 + 2 = 4", header=NAT)
+        with CoqSession(other, cfg, pool) as s:  # same process, rewound to the shared `Require`
+            assert isinstance(s.run_tactic(s.root, "unfold secret"), TacticError)
+            assert s.run_tactic(s.root, "reflexivity").proved
+        assert pool.started == 1 and pool.reused == 1
+        with pytest.raises(InvalidStatement):
+            CoqSession(Theorem("c", "nope", header=NAT), cfg, pool)
+        with CoqSession(first, cfg, pool) as s:  # a failed open does not poison the pool
+            assert s.run_tactic(s.root, "reflexivity").proved
