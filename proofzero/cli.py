@@ -62,4 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so subcommands and this dispatcher share one UserError class.
+    from proofzero.cli import main as _main
+
+    sys.exit(_main())
