@@ -52,6 +52,7 @@ class RunResult:
             "config": self.config,
             "seconds": round(self.seconds, 1),
             "summary": summary_numbers(self),
+            "environment": env_totals(self.rows),
             "results": [r.to_json() for r in sorted(self.rows, key=lambda r: r.name)],
         }
 
@@ -72,6 +73,14 @@ def summary_numbers(run: RunResult) -> dict:
             "pass_rate_valid": proved / valid if valid else None,
         }
     return out
+
+
+def env_totals(rows: list[Attempt]) -> dict[str, float]:
+    """The sessions' counters summed over a run: how much the environment cost and misbehaved."""
+    total: Counter = Counter()
+    for r in rows:
+        total.update({k: v for k, v in r.env.items() if isinstance(v, (int, float))})
+    return dict(total)
 
 
 def _config_key(config: dict, suite: Suite) -> str:
@@ -189,6 +198,13 @@ def format_summary(run: RunResult) -> str:
 
     lines.append(f"{'pass rate':<20}" + "".join(f"{pct(nums[c]['pass_rate']):>10}" for c in cols))
     lines.append(f"{'  on valid stmts':<20}" + "".join(f"{pct(nums[c]['pass_rate_valid']):>10}" for c in cols))
+    env = env_totals(run.rows)
+    if env:
+        lines.append(
+            f"\nenvironment: {env.get('tactics', 0):.0f} tactics run, {env.get('timeouts', 0):.0f} timeouts, "
+            f"{env.get('restarts', 0):.0f} restarts, {env.get('env_errors', 0):.0f} env errors, "
+            f"{env.get('switches', 0):.0f} branch switches ({env.get('replayed', 0):.0f} tactics replayed)"
+        )
     return "\n".join(lines)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Protocol
 
 from formal.goal import GoalState
@@ -31,7 +32,9 @@ class SessionStats:
     restarts: int = 0  # processes restarted after a crash or hang
     timeouts: int = 0
     env_errors: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 1) if isinstance(v, float) else v for k, v in dataclasses.asdict(self).items()}
 
 
 class Session(Protocol):

@@ -47,6 +47,8 @@ class ProveConfig:
             raise ValueError(f"unknown prover {self.prover!r}; available: {', '.join(PROVERS)}")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        # YAML reads a bare on/off as a boolean, which OmegaConf hands over as "True"/"False".
+        object.__setattr__(self, "hammer", {"true": "on", "false": "off"}.get(self.hammer.lower(), self.hammer))
         if self.hammer not in ("auto", "on", "off"):
             raise ValueError("hammer must be auto, on or off")
 
@@ -81,7 +83,9 @@ def make_prove_one(cfg: ProveConfig, pool: ProcessPool | None = None):
 
         try:
             with CoqSession(theorem, cfg.coq, pool) as session:
-                return prover.prove(theorem.name, session, verify)
+                attempt = prover.prove(theorem.name, session, verify)
+                attempt.env = session.stats.as_dict()
+                return attempt
         except InvalidStatement as e:
             return Attempt(theorem.name, Status.INVALID_STATEMENT, message=str(e))
         except EnvironmentCrash as e:

@@ -25,6 +25,7 @@ class Attempt:
     tactics_tried: list[str] = field(default_factory=list)
     seconds: float = 0.0
     message: str = ""  # why it failed, or the checker's verdict
+    env: dict = field(default_factory=dict)  # the session's counters (replays, restarts, timeouts ...)
 
     def to_json(self) -> dict:
         return {
@@ -35,6 +36,7 @@ class Attempt:
             "tactics_tried": self.tactics_tried,
             "seconds": round(self.seconds, 3),
             "message": self.message,
+            "env": self.env,
         }
 
     @classmethod
@@ -47,4 +49,5 @@ class Attempt:
             tactics_tried=list(d.get("tactics_tried", [])),
             seconds=d.get("seconds", 0.0),
             message=d.get("message", ""),
+            env=dict(d.get("env", {})),
         )

@@ -93,7 +93,8 @@ class AutomationProver:
             attempt.status = Status.ENV_ERROR
             attempt.message = env_errors[-1]
         else:
-            attempt.message = f"budget spent: {attempt.tactics_used} tactics"
+            spent = f"budget spent: {attempt.tactics_used} tactics"
+            attempt.message = f"{spent}; {attempt.message}" if attempt.message else spent
         attempt.seconds = time.perf_counter() - t0
         return attempt
 

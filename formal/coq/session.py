@@ -268,6 +268,11 @@ class CoqSession:
             return self._hung(proc)
         if not answer.good:
             proc.rewind(len(self._prelude) + len(base), limit)
+            if "Out of memory" in answer.message:
+                # The tactic hit the address-space limit: a property of the tactic, like a timeout,
+                # but the heap it left behind is not worth keeping.
+                self._drop_process(reusable=False)
+                return TacticError(f"out of memory (limit {self.config.memory_mb} MiB)")
             if answer.message.strip().rstrip(".") in ("Timeout!", "Timeout"):
                 self.stats.timeouts += 1
                 return TacticTimeout(self.config.tactic_timeout_s)

@@ -1,0 +1,124 @@
+"""`proofzero verify FILE.v`: re-check a Coq file, or one proof of one theorem, with the trusted checker.
+
+Exit 0 when verified, 1 when not (axiom, admitted, compile error, timeout, memory, forbidden command,
+theorem not found), 2 for a user error (missing or malformed input, bad option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from formal.coq.checker import CheckerConfig, Verdict, declarations, verify_proof, verify_source
+from formal.coq.sentences import CoqSyntaxError, split_sentences
+from formal.theorem import Theorem
+from proofzero.cli import UserError
+
+_DEFAULTS = CheckerConfig()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path,
+                        help="Coq file (.v); with --proof-file, the file that states the theorem")
+    parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    parser.add_argument("--timeout", type=float, default=_DEFAULTS.timeout_s, metavar="S",
+                        help=f"wall-clock limit per Coq process, seconds (default {_DEFAULTS.timeout_s:g})")
+    parser.add_argument("--memory-mb", type=int, default=_DEFAULTS.memory_mb, metavar="M",
+                        help=f"address-space limit per Coq process, MiB (default {_DEFAULTS.memory_mb})")
+    parser.add_argument("--coqchk", action="store_true", help="also re-check the compiled file with coqchk")
+    parser.add_argument("--theorem", metavar="NAME", help="check only this theorem")
+    parser.add_argument("--proof-file", type=Path, metavar="F",
+                        help="a proof script (tactics only) for --theorem; the statement comes from FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.proof_file and not args.theorem:
+        raise UserError("--proof-file needs --theorem NAME")
+    try:
+        config = CheckerConfig(timeout_s=args.timeout, memory_mb=args.memory_mb, coqchk=args.coqchk)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    text = _read(args.file)
+    if args.proof_file:
+        theorem = theorem_from_source(text, args.theorem)
+        verdict = verify_proof(theorem, _strip_proof_wrapper(_read(args.proof_file)), config)
+    else:
+        verdict = verify_source(text, [args.theorem] if args.theorem else None, config)
+    return _report(verdict, args.json)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"no such file: {path}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text") from None
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def _report(verdict: Verdict, as_json: bool) -> int:
+    if as_json:
+        print(verdict.to_json())
+    elif verdict.reason == "invalid_input":
+        raise UserError(verdict.message)
+    elif verdict.verified:
+        axioms = sorted({a for used in verdict.assumptions.values() for a in used})
+        print(f"verified: {verdict.message} ({verdict.seconds:.1f} s)")
+        print(f"axioms used: {', '.join(axioms) if axioms else 'none'}")
+    else:
+        print(f"not verified ({verdict.reason}): {verdict.message}", file=sys.stderr)
+    if verdict.verified:
+        return 0
+    return 2 if verdict.reason == "invalid_input" else 1
+
+
+def _strip_proof_wrapper(script: str) -> str:
+    """Accept a proof file written as `Proof. ... Qed.`: the checker adds both itself."""
+    try:
+        sentences = split_sentences(script)
+    except CoqSyntaxError:
+        return script  # the checker reports it
+    if sentences and sentences[-1].body == "Qed":
+        script = script[: sentences[-1].start]
+    if sentences and sentences[0].body == "Proof":
+        script = script[sentences[0].end:]
+    return script
+
+
+def theorem_from_source(text: str, name: str) -> Theorem:
+    """The statement of `name` in a Coq file: everything before its declaration is the header."""
+    try:
+        found = [d for d in declarations(split_sentences(text)) if d.name == name]
+    except CoqSyntaxError as e:
+        raise UserError(f"malformed Coq file: {e}") from None
+    if not found:
+        raise UserError(f"no theorem named {name} in the file")
+    body = found[0].sentence.body
+    m = re.match(r"(?:#\[[^\]]*\]\s*)*\S+\s+" + re.escape(name.rsplit(".", 1)[-1]) + r"(?![\w'])", body)
+    colon = _top_level_colon(body, m.end()) if m else -1
+    if colon < 0:
+        raise UserError(f"cannot find the statement of {name}: expected `Theorem {name} binders : statement.`")
+    header = text[: found[0].sentence.start]
+    try:
+        return Theorem(name=name.rsplit(".", 1)[-1], statement=body[colon + 1:].strip(), header=header,
+                       binders=body[m.end():colon].strip())
+    except ValueError as e:
+        raise UserError(str(e)) from None
+
+
+def _top_level_colon(text: str, start: int) -> int:
+    """Index of the first ':' outside brackets (the one between binders and statement), or -1."""
+    depth = 0
+    for i in range(start, len(text)):
+        c = text[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == ":" and depth == 0 and text[i + 1: i + 2] not in {"=", ":", ">"}:
+            return i
+    return -1
