@@ -455,9 +455,11 @@ def _display_name(printed: str, allowed: Sequence[str]) -> str:
     return f"{_ROOT}.{_LIBRARY}.{local}" if local in allowed else local
 
 
-def judge(audit: dict[str, Assumptions], allowed: Sequence[str], declared: set[str]) -> Verdict:
+def judge(audit: dict[str, Assumptions], allowed: Sequence[str], declared: set[str],
+          trusted: frozenset[str] = frozenset()) -> Verdict:
     """Turn audited assumptions into a verdict: unsafe kernel settings, then admitted lemmas, then
-    other axioms, each worse than the next one."""
+    other axioms, each worse than the next one. `trusted` are axioms the problem itself declares
+    (in a suite statement's header), by their name in the file."""
     problems: dict[str, list[str]] = {"forbidden": [], "admitted": [], "axiom": []}
     shown: dict[str, tuple[str, ...]] = {}
     for name, a in audit.items():
@@ -467,9 +469,9 @@ def judge(audit: dict[str, Assumptions], allowed: Sequence[str], declared: set[s
         for v in a.section_variables:
             problems["axiom"].append(f"{name} depends on section variable {v}")
         for ax in a.axioms:
-            if ax in allowed:
-                continue
             local = _local_name(ax)
+            if ax in allowed or (local is not None and local in trusted):
+                continue
             if local is not None and local in declared:
                 problems["admitted"].append(f"{name} was admitted" if local == name
                                             else f"{name} relies on {local}, which was admitted")
@@ -512,7 +514,8 @@ def verify_source(text: str, theorem_names: Sequence[str] | None = None,
     return replace(verdict, seconds=round(time.monotonic() - start, 3))
 
 
-def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig) -> Verdict:
+def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig,
+            trusted: frozenset[str] = frozenset()) -> Verdict:
     if "\0" in text:
         return _fail("invalid_input", "the file contains a NUL byte")
     try:
@@ -529,7 +532,7 @@ def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig) -> Ve
     if not targets:
         return _fail("not_found", "no theorem to check in the file")
     with tempfile.TemporaryDirectory(prefix="proofzero-check-") as tmp:
-        return _compile_and_audit(Path(tmp), text, targets, {d.name for d in decls}, config)
+        return _compile_and_audit(Path(tmp), text, targets, {d.name for d in decls}, config, trusted)
 
 
 # native_compute would compile and dynlink OCaml code: keep it to the VM (a smaller trusted base).
@@ -537,7 +540,7 @@ _NO_NATIVE = ("-w", "-deprecated-native-compiler-option", "-native-compiler", "n
 
 
 def _compile_and_audit(workdir: Path, text: str, targets: list[str], declared: set[str],
-                       config: CheckerConfig) -> Verdict:
+                       config: CheckerConfig, trusted: frozenset[str] = frozenset()) -> Verdict:
     (workdir / f"{_LIBRARY}.v").write_text(text)
     run = _run_limited([_tool("coqc"), "-q", *_NO_NATIVE, "-Q", ".", _ROOT, f"{_LIBRARY}.v"],
                        workdir, config)
@@ -550,7 +553,7 @@ def _compile_and_audit(workdir: Path, text: str, targets: list[str], declared: s
     audit = run_audit(workdir, targets, config)
     if isinstance(audit, Verdict):
         return audit
-    return judge(audit, config.allowed_axioms, declared)
+    return judge(audit, config.allowed_axioms, declared, trusted)
 
 
 def _coqchk(workdir: Path, config: CheckerConfig) -> Verdict | None:
@@ -620,7 +623,29 @@ def _verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig) ->
     target = _target_name(text, len(opening), theorem.name, script)
     if isinstance(target, Verdict):
         return target
-    return verify_source(text, [target], config)
+    try:
+        trusted = header_axioms(theorem.header)
+    except CoqSyntaxError as e:
+        return _fail("invalid_input", f"malformed header: {e}", [theorem.name])
+    return _verify(text, [target], config, trusted)
+
+
+_AXIOM_KINDS = frozenset({"Axiom", "Axioms", "Parameter", "Parameters", "Conjecture",
+                          "Hypothesis", "Hypotheses", "Variable", "Variables"})
+
+
+def header_axioms(header: str) -> frozenset[str]:
+    """Names a problem's header declares as axioms or parameters (`Parameter Rfloor : R -> Z.`):
+    part of the problem as posed, so a proof may rely on them. A proof script cannot add any."""
+    names: set[str] = set()
+    for s in split_sentences(header):
+        words = command_words(s.body)
+        if words and words[0] in _AXIOM_KINDS:
+            rest = s.body[s.body.index(words[0]) + len(words[0]):].lstrip()
+            groups = re.findall(r"\(([^:()]*):", rest) if rest.startswith("(") else [rest.split(":", 1)[0]]
+            for group in groups:
+                names.update(re.findall(_IDENT, group))
+    return frozenset(names)
 
 
 def _target_name(text: str, offset: int, name: str, script: str) -> str | Verdict:

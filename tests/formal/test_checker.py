@@ -306,3 +306,23 @@ def test_cli_failures_exit_1_and_proof_files(tmp_path):
     proof.write_text("admit.\n")
     p = cli(str(statement), "--theorem", "a", "--proof-file", str(proof))
     assert p.returncode == 1 and "forbidden" in p.stderr
+
+
+def test_axioms_a_problem_declares_in_its_header_may_be_used_by_its_proof():
+    """amc12a_2016_p3 declares `Parameter Rfloor` and `Axiom Rfloor_spec` as part of the problem."""
+    from formal.coq.checker import header_axioms, verify_file, verify_proof
+    from formal.theorem import Theorem
+
+    header = "Require Import Arith.\nParameter half : nat -> nat.\nAxiom half_double : forall n, half (2 * n) = n."
+    assert header_axioms(header) == {"half", "half_double"}
+    th = Theorem("h4", "half 4 = 2", header=header)
+    assert verify_proof(th, "exact (half_double 2).").verified
+    # The same axiom in a file the checker is asked to trust as a whole is still an axiom.
+    import tempfile, pathlib
+    with tempfile.TemporaryDirectory() as d:
+        f = pathlib.Path(d) / "x.v"
+        f.write_text(f"{header}\nTheorem h4 : half 4 = 2.\nProof. exact (half_double 2). Qed.\n")
+        assert verify_file(f).reason == "axiom"
+    # A proof cannot smuggle in its own axiom, and an admitted header lemma is still admitted.
+    th2 = Theorem("h5", "1 = 2", header="Require Import Arith.\nLemma bad : 1 = 2. Admitted.")
+    assert verify_proof(th2, "exact bad.").reason == "admitted"
