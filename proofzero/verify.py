@@ -7,12 +7,12 @@ theorem not found), 2 for a user error (missing or malformed input, bad option).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from formal.coq.checker import CheckerConfig, Verdict, declarations, verify_proof, verify_source
 from formal.coq.sentences import CoqSyntaxError, split_sentences
+from formal.coq.suite import StatementParseError, parse_coq_source
 from formal.theorem import Theorem
 from proofzero.cli import UserError
 
@@ -97,28 +97,7 @@ def theorem_from_source(text: str, name: str) -> Theorem:
         raise UserError(f"malformed Coq file: {e}") from None
     if not found:
         raise UserError(f"no theorem named {name} in the file")
-    body = found[0].sentence.body
-    m = re.match(r"(?:#\[[^\]]*\]\s*)*\S+\s+" + re.escape(name.rsplit(".", 1)[-1]) + r"(?![\w'])", body)
-    colon = _top_level_colon(body, m.end()) if m else -1
-    if colon < 0:
-        raise UserError(f"cannot find the statement of {name}: expected `Theorem {name} binders : statement.`")
-    header = text[: found[0].sentence.start]
-    try:
-        return Theorem(name=name.rsplit(".", 1)[-1], statement=body[colon + 1:].strip(), header=header,
-                       binders=body[m.end():colon].strip())
-    except ValueError as e:
-        raise UserError(str(e)) from None
-
-
-def _top_level_colon(text: str, start: int) -> int:
-    """Index of the first ':' outside brackets (the one between binders and statement), or -1."""
-    depth = 0
-    for i in range(start, len(text)):
-        c = text[i]
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c == ":" and depth == 0 and text[i + 1: i + 2] not in {"=", ":", ">"}:
-            return i
-    return -1
+    try:  # the file cut after the declaration, so the suite parser picks exactly this one
+        return parse_coq_source(text[: found[0].sentence.end], name_hint=name.rsplit(".", 1)[-1])
+    except StatementParseError as e:
+        raise UserError(f"cannot read the statement of {name}: {e}") from None

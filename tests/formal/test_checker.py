@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(shutil.which("coqc") is None, reason="needs Coq 
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "coq" / "minif2f_test_samples.v"
 FAST = CheckerConfig(timeout_s=20)
+STRICT = CheckerConfig(timeout_s=20, trust_header_axioms=False)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -242,7 +243,9 @@ def test_verify_proof_rejects_anything_but_tactics(script):
 def test_verify_proof_outcomes():
     assert verify_proof(NAT, "lia.", FAST).verified
     assert verify_proof(NAT, "(* comment *) intros; lia", FAST).verified  # Coq needs the final '.'; we add it
-    assert verify_proof(NAT, "apply cheat.", FAST).reason == "axiom"
+    assert verify_proof(NAT, "apply cheat.", STRICT).reason == "axiom"
+    trusting = verify_proof(NAT, "apply cheat.", FAST)  # the header's axiom is part of the problem
+    assert trusting.verified and "cheat" in " ".join(trusting.assumptions["add_zero"])
     assert verify_proof(NAT, "reflexivity.", FAST).reason == "compile_error"
     assert verify_proof(NAT, "", FAST).reason == "compile_error"  # Qed on an open goal
     assert verify_proof(NAT, "(* open", FAST).reason == "invalid_input"
