@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import subprocess
 import time
 from pathlib import Path

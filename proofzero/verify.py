@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from formal.coq.checker import CheckerConfig, Verdict, declarations, verify_proof, verify_source
+from formal.coq.checker import CheckerConfig, Verdict, verify_proof, verify_source
+from formal.coq.commands import declarations
 from formal.coq.sentences import CoqSyntaxError, split_sentences
 from formal.coq.suite import StatementParseError, parse_coq_source
 from formal.theorem import Theorem

@@ -23,12 +23,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from formal.coq.commands import IDENT, QUALID, declarations, find_forbidden, header_axioms
 from formal.coq.sandbox import TacticRejected, check_tactic
-from formal.coq.sentences import _FOCUS, CoqSyntaxError, Sentence, _skip_string, split_sentences
+from formal.coq.sentences import _FOCUS, CoqSyntaxError, split_sentences
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,6 @@ REALS_AXIOMS = (
     "Coq.Logic.Classical_Prop.classic",
 )
 
-_IDENT = r"[^\W\d][\w']*"
-_QUALID = re.compile(rf"{_IDENT}(?:\.{_IDENT})*")
 _ROOT, _LIBRARY = "ProofZeroAudit", "Candidate"  # the compiled file is ProofZeroAudit.Candidate
 
 
@@ -75,7 +74,7 @@ class CheckerConfig:
             raise ValueError(f"memory_mb must be an integer >= 64, got {self.memory_mb!r}")
         object.__setattr__(self, "allowed_axioms", tuple(self.allowed_axioms))
         for name in self.allowed_axioms:
-            if not _QUALID.fullmatch(name) or "." not in name:
+            if not QUALID.fullmatch(name) or "." not in name:
                 raise ValueError(f"allowed axiom {name!r} is not a fully qualified name")
 
 
@@ -109,138 +108,6 @@ class Verdict:
 
 def _fail(reason: str, message: str, theorems: Sequence[str] = (), **kw) -> Verdict:
     return Verdict(False, reason, message, tuple(theorems), **kw)
-
-
-# ---------------------------------------------------------------- the command scan
-
-# Words that prefix a command without changing what it does.
-_PREFIXES = frozenset(
-    {"Local", "Global", "Export", "Polymorphic", "Monomorphic", "Cumulative", "NonCumulative", "Private",
-     "Program", "Time", "Fail", "Succeed", "Instructions"}
-)
-_UNSAFE_FLAGS = ("Guard Checking", "Positivity Checking", "Universe Checking", "Type In Type")
-
-
-def _attribute_end(body: str, i: int) -> int:
-    """`body[i:]` starts with ``#[``; the index just past the matching ``]`` (strings and nested
-    brackets respected, so ``#[deprecated(note="]")] Drop`` cannot hide its command)."""
-    depth, j = 0, i + 1
-    while j < len(body):
-        c = body[j]
-        if c == '"':
-            j = _skip_string(body, j + 1)
-            continue
-        depth += (c == "[") - (c == "]")
-        j += 1
-        if depth == 0:
-            return j
-    return len(body)  # unbalanced: Coq will not parse it either
-
-
-def command_words(body: str) -> list[str]:
-    """The words of a sentence after attributes and prefixes (``#[local] Time Fail Drop`` -> Drop...),
-    so callers see the command Coq will actually run."""
-    rest = body.lstrip()
-    while rest.startswith("#["):
-        rest = rest[_attribute_end(rest, 0):].lstrip()
-    words = rest.split()
-    while words:
-        if words[0] in _PREFIXES:
-            words = words[1:]
-        elif words[0] == "Timeout" and len(words) > 1 and words[1].isdigit():
-            words = words[2:]
-        else:
-            break
-    return words
-
-
-def forbidden_command(body: str) -> str | None:
-    """Why this sentence may not appear in a checked file, or None. Untrusted files must not leave
-    the scratch directory, load code, or weaken the kernel."""
-    words = command_words(body)
-    if re.search(r"\bbypass_check\b", body):
-        return "the bypass_check attribute switches off kernel checks"
-    head = " ".join(words[:4])
-    first = words[0] if words else ""
-    second = words[1] if len(words) > 1 else ""
-    if first in {"Drop", "Load", "Redirect", "Cd", "Quit", "Register"}:
-        return f"the command {first} is not allowed in a checked file"
-    if head.startswith(("Declare ML Module", "Add ML Path", "Add Rec ML Path", "Add LoadPath",
-                        "Add Rec LoadPath", "Remove LoadPath")):
-        return f"the command {' '.join(words[:3])} loads code or changes the load path"
-    if first.startswith("Extract") or (second.startswith("Extraction") and first != "Require"):
-        return "extraction commands write files"
-    if first in {"Set", "Unset"} and any(" ".join(words[1:]).startswith(f) for f in _UNSAFE_FLAGS):
-        return f"{' '.join(words[:3])} weakens the kernel"
-    if "Universes" in words[1:3] and first == "Print" and '"' in body:
-        return "Print Universes with a file name writes a file"
-    return None
-
-
-def find_forbidden(sentences: Iterable[Sentence]) -> tuple[Sentence, str] | None:
-    for s in sentences:
-        why = forbidden_command(s.body)
-        if why:
-            return s, why
-    return None
-
-
-# ---------------------------------------------------------------- declarations
-
-THEOREM_KINDS = frozenset(
-    {"Theorem", "Lemma", "Fact", "Remark", "Corollary", "Proposition", "Property", "Example"}
-)
-# Definitions count as proofs only when built interactively (no `:=` in the declaration).
-INTERACTIVE_KINDS = frozenset({"Definition", "Instance", "Fixpoint", "CoFixpoint"})
-
-
-@dataclass(frozen=True)
-class Declaration:
-    name: str  # qualified by the enclosing modules (sections do not qualify)
-    kind: str
-    sentence: Sentence
-
-
-def declarations(sentences: Iterable[Sentence]) -> list[Declaration]:
-    """Theorem-like declarations, with names as Coq will know them after the file ends.
-
-    Declarations inside functors and module types are skipped: they are not global constants.
-    """
-    stack: list[tuple[str, str]] = []  # (kind, name): kind is module, section or opaque
-    out: list[Declaration] = []
-    for s in sentences:
-        words = command_words(s.body)
-        if not words:
-            continue
-        if words[0] == "End" and len(words) == 2 and stack and stack[-1][1] == words[1]:
-            stack.pop()
-        elif words[0] == "Section" and len(words) == 2:
-            stack.append(("section", words[1]))
-        elif words[0] == "Module" and ":=" not in s.body:
-            _open_module(words, stack)
-        elif words[0] in THEOREM_KINDS or (words[0] in INTERACTIVE_KINDS and ":=" not in s.body):
-            m = re.match(_IDENT, words[1]) if len(words) > 1 else None
-            if m and all(kind != "opaque" for kind, _ in stack):
-                path = [name for kind, name in stack if kind == "module"]
-                out.append(Declaration(".".join([*path, m.group()]), words[0], s))
-    return out
-
-
-def _open_module(words: list[str], stack: list[tuple[str, str]]) -> None:
-    rest = words[1:]
-    if rest and rest[0] == "Type":
-        stack.append(("opaque", rest[1] if len(rest) > 1 else ""))
-        return
-    if rest and rest[0] in {"Import", "Export"}:
-        rest = rest[1:]
-    if not rest:
-        return
-    text = " ".join(rest)
-    m = re.match(_IDENT, text)
-    if not m:
-        return
-    is_functor = text[m.end():].lstrip().startswith(("(", "!"))  # parameters: not a global module
-    stack.append(("opaque" if is_functor else "module", m.group()))
 
 
 # ---------------------------------------------------------------- running Coq under limits
@@ -530,7 +397,7 @@ def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig,
         return _fail("forbidden", f"line {s.line}: {why}")
     decls = declarations(sentences)
     targets = list(dict.fromkeys(names if names is not None else (d.name for d in decls)))
-    if bad := [n for n in targets if not isinstance(n, str) or not _QUALID.fullmatch(n)]:
+    if bad := [n for n in targets if not isinstance(n, str) or not QUALID.fullmatch(n)]:
         return _fail("invalid_input", f"not a Coq name: {bad[0]!r}")
     if not targets:
         return _fail("not_found", "no theorem to check in the file")
@@ -574,7 +441,7 @@ def _coqchk(workdir: Path, config: CheckerConfig) -> Verdict | None:
 
 # ---------------------------------------------------------------- proofs of one theorem
 
-_SELECTOR = re.compile(rf"^((?:\d+(?:\s*[-,]\s*\d+)*|all|!|\[{_IDENT}\])\s*:)(?!=)\s*")
+_SELECTOR = re.compile(rf"^((?:\d+(?:\s*[-,]\s*\d+)*|all|!|\[{IDENT}\])\s*:)(?!=)\s*")
 _BULLET = re.compile(r"[-+*]+")
 
 
@@ -632,23 +499,6 @@ def _verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig) ->
         return _fail("invalid_input", f"malformed header: {e}", [theorem.name])
     return _verify(text, [target], config, trusted)
 
-
-_AXIOM_KINDS = frozenset({"Axiom", "Axioms", "Parameter", "Parameters", "Conjecture",
-                          "Hypothesis", "Hypotheses", "Variable", "Variables"})
-
-
-def header_axioms(header: str) -> frozenset[str]:
-    """Names a problem's header declares as axioms or parameters (`Parameter Rfloor : R -> Z.`):
-    part of the problem as posed, so a proof may rely on them. A proof script cannot add any."""
-    names: set[str] = set()
-    for s in split_sentences(header):
-        words = command_words(s.body)
-        if words and words[0] in _AXIOM_KINDS:
-            rest = s.body[s.body.index(words[0]) + len(words[0]):].lstrip()
-            groups = re.findall(r"\(([^:()]*):", rest) if rest.startswith("(") else [rest.split(":", 1)[0]]
-            for group in groups:
-                names.update(re.findall(_IDENT, group))
-    return frozenset(names)
 
 
 def _target_name(text: str, offset: int, name: str, script: str) -> str | Verdict:

@@ -313,7 +313,8 @@ def test_cli_failures_exit_1_and_proof_files(tmp_path):
 
 def test_axioms_a_problem_declares_in_its_header_may_be_used_by_its_proof():
     """amc12a_2016_p3 declares `Parameter Rfloor` and `Axiom Rfloor_spec` as part of the problem."""
-    from formal.coq.checker import header_axioms, verify_file, verify_proof
+    from formal.coq.checker import verify_file, verify_proof
+    from formal.coq.commands import header_axioms
     from formal.theorem import Theorem
 
     header = "Require Import Arith.\nParameter half : nat -> nat.\nAxiom half_double : forall n, half (2 * n) = n."
