@@ -33,7 +33,11 @@ def _offline_defaults() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _offline_defaults()
-    parser = argparse.ArgumentParser(prog="proofzero", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="proofzero",
+        description="ProofZero: prove, check and evaluate with AlphaProof-style provers over Coq and Lean.",
+        epilog="Each command takes a YAML config and key=value overrides; see `proofzero COMMAND --help`.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     argv = sys.argv[1:] if argv is None else argv

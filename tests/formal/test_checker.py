@@ -30,7 +30,7 @@ from formal.theorem import Theorem
 
 pytestmark = pytest.mark.skipif(shutil.which("coqc") is None, reason="needs Coq (coqc) on PATH")
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "coq" / "minif2f_test_samples.v"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "coq" / "minif2f_test_samples.v"
 FAST = CheckerConfig(timeout_s=20)
 STRICT = CheckerConfig(timeout_s=20, trust_header_axioms=False)
 REPO = Path(__file__).resolve().parents[2]

@@ -211,3 +211,41 @@ def test_pool_reuses_a_warm_process_without_leaking_state():
             CoqSession(Theorem("c", "nope", header=NAT), cfg, pool)
         with CoqSession(first, cfg, pool) as s:  # a failed open does not poison the pool
             assert s.run_tactic(s.root, "reflexivity").proved
+
+
+@pytest.mark.parametrize("how", ["exit_without_close", "sigkill"])
+def test_no_coq_process_outlives_its_program(how):
+    """A program that forgets close() or is killed outright leaves no coqidetop behind."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    code = (
+        "import os, sys\n"
+        "from formal import Theorem\n"
+        "from formal.coq.session import CoqSession\n"
+        "s = CoqSession(Theorem('t', '1 = 1', header='Require Import Arith.'))\n"
+        "print(s._proc.proc.pid, flush=True)\n"
+        + ("sys.exit(0)\n" if how == "exit_without_close" else "sys.stdin.read()\n")
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    coq_pid = int(child.stdout.readline())
+    assert os.path.exists(f"/proc/{coq_pid}")
+    if how == "sigkill":
+        child.kill()
+    child.wait(timeout=30)
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(coq_pid):
+        time.sleep(0.1)
+    assert not _alive(coq_pid), f"coqidetop {coq_pid} outlived its program ({how})"
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
