@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -28,8 +29,8 @@ def linear_script(steps: int) -> list[str]:
 LINEAR = Theorem("linear", "forall n m : nat, n + m = m + n", header=HEADER)
 
 
-def time_raw_pipe(script: list[str], repeat: int) -> float:
-    """Seconds for coqtop reading header + statement + script on a pipe, minus header-only time."""
+def _raw_pipe_once(script: list[str]) -> float:
+    """Seconds coqtop spends on the script when fed on a pipe: whole file minus header-only file."""
 
     def run(text: str) -> float:
         t0 = time.perf_counter()
@@ -41,25 +42,30 @@ def time_raw_pipe(script: list[str], repeat: int) -> float:
 
     prefix = HEADER + LINEAR.declaration() + "\nProof.\n"
     full = prefix + "".join(f"{t}.\n" for t in script) + "Qed.\n"
-    base = min(run(prefix + "Abort.\n") for _ in range(repeat))
-    whole = min(run(full) for _ in range(repeat))
-    return whole - base
+    return run(full) - run(prefix + "Abort.\n")
 
 
-def time_session(script: list[str], repeat: int) -> float:
-    best = float("inf")
+def _session_once(script: list[str]) -> float:
+    with CoqSession(LINEAR) as s:
+        state = s.root
+        t0 = time.perf_counter()
+        for tactic in script:
+            result = s.run_tactic(state, tactic)
+            if not result.states:
+                break
+            (state,) = result.states
+        dt = time.perf_counter() - t0
+        assert result.proved, result
+    return dt
+
+
+def linear_ratio(script: list[str], repeat: int) -> tuple[float, float]:
+    """Median seconds (raw pipe, session API), the two measured alternately to share the noise."""
+    raw, api = [], []
     for _ in range(repeat):
-        with CoqSession(LINEAR) as s:
-            state = s.root
-            t0 = time.perf_counter()
-            for tactic in script:
-                result = s.run_tactic(state, tactic)
-                if not result.states:
-                    break
-                (state,) = result.states
-            best = min(best, time.perf_counter() - t0)
-            assert result.proved, result
-    return best
+        raw.append(_raw_pipe_once(script))
+        api.append(_session_once(script))
+    return statistics.median(raw), statistics.median(api)
 
 
 def branch_switches(switches: int, seed: int) -> dict:
@@ -97,14 +103,13 @@ def memory_per_process() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--switches", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
     script = linear_script(args.steps)
-    raw = time_raw_pipe(script, args.repeat)
-    api = time_session(script, args.repeat)
-    print(f"linear script, {len(script)} tactics (best of {args.repeat}):")
+    raw, api = linear_ratio(script, args.repeat)
+    print(f"linear script, {len(script)} tactics (median of {args.repeat}, measured alternately):")
     print(f"  raw coqtop pipe  {raw:7.3f}s  {len(script) / raw:8.0f} tactics/s")
     print(f"  session API      {api:7.3f}s  {len(script) / api:8.0f} tactics/s")
     print(f"  ratio API/raw speed = {raw / api:.2f}  (target >= 0.8)")

@@ -89,6 +89,10 @@ class CoqProcess:
         return self._read_answer(timeout)
 
     def _read_answer(self, timeout: float) -> xml.Answer:
+        return xml.parse_answer(self._read_raw(timeout))
+
+    def _read_raw(self, timeout: float) -> bytes:
+        """The next ``<value>...</value>``, feedback before it skipped."""
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while True:
@@ -96,7 +100,7 @@ class CoqProcess:
             end = self._buf.find(b"</value>", max(start, 0))
             if start != -1 and end != -1:
                 raw, self._buf = self._buf[start : end + 8], self._buf[end + 8 :]
-                return xml.parse_answer(raw)
+                return raw
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CoqUnresponsive(f"no answer within {timeout:.1f}s")
@@ -134,11 +138,15 @@ class CoqProcess:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             raise CoqDied("coqidetop closed its input") from None
-        added = self._read_answer(timeout)
-        if added.good:
-            self.doc.append((sentence, xml.state_id_of_add(added)))
+        raw = self._read_raw(timeout)
+        sid = xml.good_add_state_id(raw)  # the common case, read without building a tree
+        added = None if sid is not None else xml.parse_answer(raw)
+        if added is not None and added.good:
+            sid = xml.state_id_of_add(added)
+        if sid is not None:
+            self.doc.append((sentence, sid))
         ran = self._read_answer(timeout)
-        return ran if added.good else added
+        return ran if added is None or added.good else added
 
     def goals(self, timeout: float) -> xml.Answer:
         """Run the document up to its tip and report the goals there."""

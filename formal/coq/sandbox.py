@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from formal.coq.sentences import CoqSyntaxError, _is_terminator, _skip_comment, _skip_string, strip_comments
+from formal.coq.sentences import CoqSyntaxError, _skip_string, strip_comments
 
 MAX_TACTIC_CHARS = 4000
 
@@ -51,6 +51,7 @@ FORBIDDEN_WORDS = frozenset(
 FORBIDDEN_WORDS = FORBIDDEN_WORDS - {"Type", "Set"}
 
 _WORD = re.compile(r"[A-Za-z_][\w']*")
+_TERMINATOR = re.compile(r"(?<!\.)\.(?=\s)")  # a '.' then a blank ends a sentence; '..' does not
 _SELECTOR = re.compile(r"^\s*(?:\d+(?:\s*[-,]\s*\d+)*|all|par|\[[^\]]*\]|!)\s*:(?!=)")
 _TACTIC_START = re.compile(r"^[a-z_(]")
 
@@ -59,19 +60,14 @@ class TacticRejected(ValueError):
     """The text is not exactly one acceptable tactic expression."""
 
 
-def _code_words(text: str) -> list[str]:
-    """Identifiers outside strings (comments are already gone)."""
-    out, i, n = [], 0, len(text)
-    while i < n:
-        if text[i] == '"':
-            i = _skip_string(text, i + 1)
-        elif m := _WORD.match(text, i):
-            # Part of a qualified name (Nat.add) or not: either way a word.
-            out.append(m.group())
-            i = m.end()
-        else:
-            i += 1
-    return out
+def _outside_strings(code: str) -> list[str]:
+    """The pieces of `code` that are not string literals (comments are already gone)."""
+    parts, i = [], 0
+    while (j := code.find('"', i)) != -1:
+        parts.append(code[i:j])
+        i = _skip_string(code, j + 1)
+    parts.append(code[i:])
+    return parts
 
 
 def check_tactic(text: str) -> str:
@@ -95,16 +91,12 @@ def check_tactic(text: str) -> str:
     if not code:
         raise TacticRejected("empty tactic")
     # Exactly one sentence: no terminator may remain outside strings.
-    i = 0
-    while i < len(code):
-        if code[i] == '"':
-            i = _skip_string(code, i + 1)
-        elif code.startswith("(*", i):  # cannot happen after strip_comments; kept for safety
-            i = _skip_comment(code, i + 2)
-        elif _is_terminator(code, i) or (code[i] == "." and i + 1 == len(code)):
-            raise TacticRejected("several sentences in one tactic")
-        else:
-            i += 1
+    try:
+        pieces = _outside_strings(code)
+    except CoqSyntaxError as e:
+        raise TacticRejected(str(e)) from None
+    if any(_TERMINATOR.search(p) for p in pieces) or pieces[-1].endswith("."):
+        raise TacticRejected("several sentences in one tactic")
     if _SELECTOR.match(code):
         raise TacticRejected("goal selectors are not tactics: the search chooses the goal")
     if code[0] in "-+*{}":
@@ -113,7 +105,7 @@ def check_tactic(text: str) -> str:
         raise TacticRejected("attributes (#[...]) belong to commands, not tactics")
     if not _TACTIC_START.match(code):
         raise TacticRejected(f"{code.split()[0]!r} does not start a tactic (commands are rejected)")
-    for word in _code_words(code):
+    for word in _WORD.findall(" ".join(pieces)):
         if word in FORBIDDEN_TACTICS:
             raise TacticRejected(f"forbidden tactic {word!r}: it gives up a goal or skips type checking")
         if word in FORBIDDEN_WORDS:

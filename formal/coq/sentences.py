@@ -65,6 +65,8 @@ def _skip_comment(text: str, i: int) -> int:
 
 def strip_comments(text: str) -> str:
     """Replace every comment by one space (strings are kept verbatim)."""
+    if "(*" not in text and '"' not in text:
+        return text
     out, i, n = [], 0, len(text)
     while i < n:
         if text.startswith("(*", i):

@@ -83,6 +83,7 @@ class CoqSession:
         self._nodes: dict[int, _Node] = {}
         self._proc: CoqProcess | None = None
         self._focused: tuple[str, ...] = ()  # Coq goal ids focused at the process tip
+        self._tip_path: tuple[str, ...] | None = None  # the path the document holds now, if known
         goals = self._start()
         if goals is None or not goals.focused:
             self.close()
@@ -104,6 +105,7 @@ class CoqSession:
 
     def _drop_process(self, reusable: bool) -> None:
         proc, self._proc = self._proc, None
+        self._tip_path = None
         if proc is None:
             return
         if reusable and self._pool is not None and proc.alive:
@@ -151,6 +153,7 @@ class CoqSession:
             raise InvalidStatement(f"{self.theorem.name}: {answer.message}")
         goals = xml.parse_goals(answer)
         self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
+        self._tip_path = ()
         return goals
 
     def _restart(self) -> None:
@@ -180,13 +183,15 @@ class CoqSession:
 
     def _goto(self, path: tuple[str, ...]) -> None:
         """Make the document exactly prelude + path, replaying what is missing."""
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             self._restart()
-            proc = self._proc
+        elif self._tip_path == path:  # the common case, stepping down one branch: nothing to move
+            return
+        proc = self._proc
         target = (*self._prelude, *path)
         have = [s for s, _ in proc.doc]
         if have == list(target):
+            self._tip_path = path
             return
         t0 = time.perf_counter()
         keep = 0
@@ -205,6 +210,7 @@ class CoqSession:
             raise xml.ProtocolError(f"replay failed: {answer.message}")
         goals = xml.parse_goals(answer)
         self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
+        self._tip_path = path
         self.stats.switches += 1
         self.stats.replayed += replay
         self.stats.switch_ms += (time.perf_counter() - t0) * 1000
@@ -268,6 +274,10 @@ class CoqSession:
             return self._hung(proc)
         if not answer.good:
             proc.rewind(len(self._prelude) + len(base), limit)
+            self._tip_path = base
+            if "User interrupt" in answer.message:
+                # An interrupt meant for an earlier, hung tactic arrived late: not this tactic's fault.
+                raise xml.ProtocolError("stale interrupt")
             if "Out of memory" in answer.message:
                 # The tactic hit the address-space limit: a property of the tactic, like a timeout,
                 # but the heap it left behind is not worth keeping.
@@ -283,6 +293,7 @@ class CoqSession:
         self._focused = tuple(gid for gid, _ in goals.focused)
         fresh = [(i, g) for i, (gid, g) in enumerate(goals.focused) if gid not in others]
         path = (*base, sentence)
+        self._tip_path = path
         states = []
         for group in independent_groups([g for _, g in fresh]):
             states.append(
@@ -304,6 +315,7 @@ class CoqSession:
             self._drop_process(reusable=False)  # the next tactic restarts and replays
             return TacticTimeout(self.config.tactic_timeout_s)
         # The interrupted sentence failed; drop it from the document.
+        self._tip_path = None
         try:
             proc.rewind(len(proc.doc) - 1, self.config.grace_s)
         except (CoqDied, CoqUnresponsive, xml.ProtocolError):

@@ -6,6 +6,7 @@ pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``, which is
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
@@ -91,6 +92,15 @@ def state_id_of_init(answer: Answer) -> int:
     if sid is None:
         raise ProtocolError("Init answered without a state id")
     return int(sid.get("val"))
+
+
+_GOOD_ADD = re.compile(rb'^<value val="good"><pair><state_id val="(\d+)"/>')
+
+
+def good_add_state_id(raw: bytes) -> int | None:
+    """The new state id of a successful Add, or None for anything else (then parse it fully)."""
+    m = _GOOD_ADD.match(raw)
+    return int(m.group(1)) if m else None
 
 
 def state_id_of_add(answer: Answer) -> int:
