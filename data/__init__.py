@@ -1,0 +1,1 @@
+"""Training data: traced proofs, state-tactic records, datasets with deterministic splits, corpora."""
