@@ -112,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from None
     if not len(suite):
         raise UserError(f"suite {args.suite} is empty")
+    if suite.format != "rocq":
+        raise UserError(f"suite {suite.name} is a {suite.format} suite; `prove` runs Coq suites only for now")
     if suite.drift:
         log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
     if cfg.limit:
