@@ -136,3 +136,26 @@ def traced_theorem_from_json(d: dict) -> TracedTheorem:
         url=d.get("url", ""),
         commit=d.get("commit", ""),
     )
+
+
+def to_state_tactics(theorem: TracedTheorem, origin: str) -> list[StateTactic]:
+    """The theorem's tactics as training records; the goal structure rides along in `extras`."""
+    return [
+        StateTactic(
+            state=t.state_before,
+            tactic=t.tactic,
+            value_target=t.value_target,
+            full_name=theorem.full_name,
+            file_path=theorem.file_path,
+            origin=origin,
+            extras={
+                "state_after": t.state_after,
+                "goals_before": [goal_to_json(g) for g in t.goals_before],
+                "goals_after": [goal_to_json(g) for g in t.goals_after],
+                "goal_ids": list(t.goal_ids),
+                "children": list(t.children),
+                "line": t.line,
+            },
+        )
+        for t in theorem.traced_tactics
+    ]

@@ -18,6 +18,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("proofzero.verify", "re-check a Coq file or proof from scratch (the trusted checker)"),
     "prove": ("proofzero.prove", "run a prover over a benchmark suite and write results JSON"),
     "suite": ("proofzero.suite", "load a benchmark suite and write or check its manifest"),
+    "trace": ("proofzero.trace", "trace Coq files' proofs into state-tactic JSONL shards"),
+    "dataset": ("proofzero.dataset", "build split state-tactic datasets (Arrow) from traced shards and LeanDojo files"),
+    "corpus": ("proofzero.corpus", "build a tokenized, packed pretraining corpus from text and traced states"),
 }
 
 
@@ -48,13 +51,14 @@ def main(argv: list[str] | None = None) -> int:
             importlib.import_module(module).add_arguments(p)
         else:
             p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    _take_trailing(parser, module, args, extra)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    module = importlib.import_module(SUBCOMMANDS[args.command][0])
     try:
         return int(module.run(args) or 0)
     except UserError as e:
@@ -63,6 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"proofzero {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _take_trailing(parser: argparse.ArgumentParser, module, args: argparse.Namespace, extra: list[str]) -> None:
+    """`SOURCE... --out DIR key=value`: argparse takes one run of positionals and leaves the rest.
+
+    A subcommand that names its positional list in `TRAILING_POSITIONALS` gets later runs appended
+    to it; anything else left over (unknown options included) is an error, as with `parse_args`.
+    """
+    dest = getattr(module, "TRAILING_POSITIONALS", None)
+    if extra and (dest is None or any(e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        getattr(args, dest).extend(extra)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from proofzero.cli import UserError
 T = TypeVar("T")
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")
 
 
 def resolve_config_path(name: str | Path) -> Path:
@@ -62,3 +64,9 @@ def _thaw(node: Any) -> None:
 def to_dict(obj: Any) -> dict[str, Any]:
     """A config as plain data, for writing next to results."""
     return dataclasses.asdict(obj)
+
+
+def split_overrides(args: list[str]) -> tuple[list[str], list[str]]:
+    """(inputs, overrides) of a positional list mixing paths and `key=value` (an existing path stays a path)."""
+    is_override = [bool(_OVERRIDE.match(a)) and not Path(a).exists() for a in args]
+    return [a for a, o in zip(args, is_override) if not o], [a for a, o in zip(args, is_override) if o]
