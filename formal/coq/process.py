@@ -61,6 +61,7 @@ class CoqProcess:
         except (ProcessLookupError, PermissionError, OSError):
             pass  # it died already; the first call reports that
         self._buf = b""
+        self.pending = 0  # answers still owed by `add_and_query` (after a timeout: to discard)
         try:
             self.root_state = xml.state_id_of_init(self._call(xml.init_call(), start_timeout_s))
         except BaseException:
@@ -148,9 +149,41 @@ class CoqProcess:
         ran = self._read_answer(timeout)
         return ran if added is None or added.good else added
 
+    def add_and_query(
+        self, sentence: str, queries: Sequence[bytes], timeout: float
+    ) -> tuple[xml.Answer, list[xml.Answer]]:
+        """Add one sentence and make `queries` after it (the first one runs it), in one round trip.
+
+        Returns the Add's answer and the queries' answers (after a failed Add they are about the
+        old tip). Once the run fails, Coq answers the later queries with the same failure at once,
+        without running the sentence again. Each read has its own deadline; `pending` counts the
+        answers not read yet when one times out.
+        """
+        if not self.alive:
+            raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
+        try:
+            self.proc.stdin.write(xml.add_call(sentence, self.tip) + b"".join(queries))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise CoqDied("coqidetop closed its input") from None
+        self.pending = 1 + len(queries)
+        added = self._read_answer(timeout)
+        self.pending -= 1
+        if added.good:
+            self.doc.append((sentence, xml.state_id_of_add(added)))
+        answers = []
+        for _ in queries:
+            answers.append(self._read_answer(timeout))
+            self.pending -= 1
+        return added, answers
+
     def goals(self, timeout: float) -> xml.Answer:
         """Run the document up to its tip and report the goals there."""
         return self._call(xml.goal_call(), timeout)
+
+    def query(self, payload: bytes, timeout: float) -> xml.Answer:
+        """One call that leaves the document as it is (``Subgoals``, ``Status``), answered in time."""
+        return self._call(payload, timeout)
 
     def rewind(self, keep: int, timeout: float) -> None:
         """Keep the first `keep` sentences, discard the rest (Coq restores the cached state)."""

@@ -51,7 +51,8 @@ FORBIDDEN_WORDS = frozenset(
 FORBIDDEN_WORDS = FORBIDDEN_WORDS - {"Type", "Set"}
 
 _WORD = re.compile(r"[A-Za-z_][\w']*")
-_TERMINATOR = re.compile(r"(?<!\.)\.(?=\s)")  # a '.' then a blank ends a sentence; '..' does not
+# '.' or `Proof with`'s '...', then a blank, ends a sentence; the notation token '..' does not.
+_TERMINATOR = re.compile(r"(?<!\.)(?:\.\.\.|\.)(?=\s)")
 _SELECTOR = re.compile(r"^\s*(?:\d+(?:\s*[-,]\s*\d+)*|all|par|\[[^\]]*\]|!)\s*:(?!=)")
 _TACTIC_START = re.compile(r"^[a-z_(]")
 

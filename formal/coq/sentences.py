@@ -83,11 +83,16 @@ def strip_comments(text: str) -> str:
 
 
 def _is_terminator(text: str, i: int) -> bool:
+    """A '.' (or the ``...`` of `Proof with`) followed by a blank; ``..`` is a notation token."""
     if text[i] != ".":
         return False
     nxt = text[i + 1] if i + 1 < len(text) else " "
-    prev = text[i - 1] if i > 0 else " "
-    return nxt.isspace() and prev != "."
+    if not nxt.isspace():
+        return False
+    run = 1
+    while run <= i and text[i - run] == ".":
+        run += 1
+    return run in (1, 3)
 
 
 def split_sentences(text: str) -> list[Sentence]:

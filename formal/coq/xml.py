@@ -1,7 +1,8 @@
 """The coqidetop XML protocol (Coq 8.16): encode the few calls we make, decode their answers.
 
-Only what the session needs: Init, Add, Subgoals, Edit_at, Quit. Messages arrive as rich
-pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``, which is not an XML entity.
+Only what the session and the tracer need: Init, Add, Subgoals, Status, Edit_at, Quit. Messages
+arrive as rich pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``, which is not
+an XML entity.
 """
 
 from __future__ import annotations
@@ -43,6 +44,21 @@ def goal_call() -> bytes:
     )
 
 
+def unfocused_goal_call() -> bytes:
+    """The background, shelved and given-up goals, for the tracer: it needs only their ids (to tell
+    a goal a tactic closed from one that left the focus), so ``short`` mode skips their hypotheses.
+    """
+    return (
+        b'<call val="Subgoals"><goal_flags><string>short</string><bool val="false"/>'
+        b'<bool val="true"/><bool val="true"/><bool val="true"/></goal_flags></call>'
+    )
+
+
+def status_call() -> bytes:
+    """The open proof's name and the module path (``force`` false: the document is already run)."""
+    return b'<call val="Status"><bool val="false"/></call>'
+
+
 def edit_at_call(state_id: int) -> bytes:
     return f'<call val="Edit_at"><state_id val="{state_id}"/></call>'.encode()
 
@@ -63,9 +79,25 @@ class Answer:
 
 @dataclass(frozen=True)
 class Goals:
-    """Coq's goal record: the focused goals, with Coq's ids (the others are not asked for)."""
+    """Coq's goal record: the focused goals, with Coq's ids. The ids of the other goals are filled
+    only when asked for (`unfocused_goal_call`); `goal_call` leaves them empty."""
 
     focused: tuple[tuple[str, Goal], ...]
+    background: tuple[str, ...] = ()
+    shelved: tuple[str, ...] = ()
+    given_up: tuple[str, ...] = ()
+
+    def ids(self) -> frozenset[str]:
+        """Every goal id the proof still has, focused or not."""
+        return frozenset((*(gid for gid, _ in self.focused), *self.background, *self.shelved, *self.given_up))
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the document stands: the module path (file, modules, sections) and the open proof."""
+
+    path: tuple[str, ...]
+    proof_name: str | None
 
 
 def parse_answer(raw: bytes) -> Answer:
@@ -119,6 +151,28 @@ def parse_goals(answer: Answer) -> Goals | None:
     if len(lists) != 4:
         raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
     return Goals(focused=tuple(_goal(g) for g in lists[0].findall("goal")))
+
+
+def parse_unfocused(answer: Answer, focused: Goals) -> Goals:
+    """`focused` (from `parse_goals`) completed with the goal ids of an `unfocused_goal_call` answer."""
+    opt = answer.payload.find("option")
+    if opt is None or opt.get("val") == "none":
+        return focused
+    lists = opt.findall("goals/list")
+    if len(lists) != 4:
+        raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
+    background = tuple(g.findtext("string", default="") for g in lists[1].iter("goal"))
+    shelved, given_up = ([g.findtext("string", default="") for g in lst.findall("goal")] for lst in lists[2:])
+    return Goals(focused.focused, background, tuple(shelved), tuple(given_up))
+
+
+def parse_status(answer: Answer) -> Status:
+    st = answer.payload.find("status")
+    if st is None:
+        raise ProtocolError("Status answered without a status")
+    path = tuple(e.text or "" for e in st.findall("list")[0].findall("string")) if st.find("list") is not None else ()
+    name = st.find("option/string")
+    return Status(path, name.text if name is not None else None)
 
 
 def _text(el: ET.Element | None) -> str:

@@ -44,7 +44,7 @@ REJECTED = [
     "#[local] Set x", "Timeout 1 lia", "Fail lia", "Time lia", "Print Assumptions x",
     "Unshelve", "Focus 1", "Show",
     # several sentences, selectors, bullets, braces
-    "lia. lia", "intros. lia.", "all: lia", "2: lia", "1-2: lia", "[g]: lia", "par: lia", "!: lia",
+    "lia. lia", "intros. lia.", "intros... lia", "lia...", "all: lia", "2: lia", "1-2: lia", "[g]: lia", "par: lia", "!: lia",
     "- lia", "+ lia", "* lia", "{", "}", "2: {",
     # comments and strings that could hide a sentence
     "lia (* ", "idtac (* . Qed. ", "idtac \"", "idtac \" . Qed.", "(* *) (* ",
@@ -81,6 +81,9 @@ def test_sentences_respect_comments_strings_bullets_and_qualified_names():
     ]
     assert [s.line for s in split_sentences(text)][:3] == [1, 1, 2]
     assert [s.text for s in split_sentences("rewrite Nat.add_comm. lia.")] == ["rewrite Nat.add_comm.", "lia."]
+    # `Proof with`'s terminator `...` ends a sentence; the notation token `..` does not.
+    got = [s.text for s in split_sentences("intros... split. Notation \"[ x ; .. ; y ]\" := (f x .. y).")]
+    assert got == ["intros...", "split.", 'Notation "[ x ; .. ; y ]" := (f x .. y).']
 
 
 def test_nested_comments_and_escaped_quotes():
