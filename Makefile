@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo
 .PHONY: demo test test-fast setup coq venv bench no-cuda clean help
 
 help:
-	@echo "make demo   - set up, then run the automation baseline on the bundled miniF2F valid suite"
+	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, run the automation baseline on miniF2F valid"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 
@@ -46,7 +46,14 @@ test: setup no-cuda
 test-fast: setup
 	$(BIN)/pytest -q -ra -m "not slow"
 
+# The main job, in order: trace a slice of Coq's standard library into state-tactic data, build the
+# split (and decontaminated) dataset from it, then run the automation baseline on the bundled suite.
+# Rerunning resumes: traced files and finished theorems are skipped.
+DEMO_SLICE ?= Arith Bool Lists
+
 demo: setup
+	coqlib=$$(coqc -where); $(BIN)/proofzero trace $(foreach d,$(DEMO_SLICE),"$$coqlib/theories/$(d)") --out $(DEMO_OUT)/trace
+	$(BIN)/proofzero dataset $(DEMO_OUT)/trace --out $(DEMO_OUT)/dataset --decontaminate benchmarks/minif2f-rocq-valid
 	$(BIN)/proofzero prove --suite benchmarks/minif2f-rocq-valid --prover automation --out $(DEMO_OUT)/automation.json
 
 bench: setup
