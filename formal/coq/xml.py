@@ -142,25 +142,30 @@ def state_id_of_add(answer: Answer) -> int:
     return int(sid.get("val"))
 
 
-def parse_goals(answer: Answer) -> Goals | None:
-    """None when no proof is open (after the last goal of the theorem is closed, still Some [])."""
+def _goal_record(answer: Answer) -> list[ET.Element] | None:
+    """The four goal lists (focused, background, shelved, given up), or None when no proof is open."""
     opt = answer.payload.find("option")
     if opt is None or opt.get("val") == "none":
         return None
     lists = opt.findall("goals/list")
     if len(lists) != 4:
         raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
+    return lists
+
+
+def parse_goals(answer: Answer) -> Goals | None:
+    """None when no proof is open (after the last goal of the theorem is closed, still Some [])."""
+    lists = _goal_record(answer)
+    if lists is None:
+        return None
     return Goals(focused=tuple(_goal(g) for g in lists[0].findall("goal")))
 
 
 def parse_unfocused(answer: Answer, focused: Goals) -> Goals:
     """`focused` (from `parse_goals`) completed with the goal ids of an `unfocused_goal_call` answer."""
-    opt = answer.payload.find("option")
-    if opt is None or opt.get("val") == "none":
+    lists = _goal_record(answer)
+    if lists is None:
         return focused
-    lists = opt.findall("goals/list")
-    if len(lists) != 4:
-        raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
     background = tuple(g.findtext("string", default="") for g in lists[1].iter("goal"))
     shelved, given_up = ([g.findtext("string", default="") for g in lst.findall("goal")] for lst in lists[2:])
     return Goals(focused.focused, background, tuple(shelved), tuple(given_up))
