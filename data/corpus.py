@@ -40,7 +40,7 @@ import numpy as np
 from data.decontaminate import statement_key
 from data.shards import find_trace_files, read_theorems
 from data.splits import SPLITS, SplitConfig, assign_split, split_key
-from data.tokenizer import ByteTokenizer
+from model.tokenizer import ByteTokenizer
 
 log = logging.getLogger(__name__)
 

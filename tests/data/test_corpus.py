@@ -8,7 +8,7 @@ import pytest
 from data import corpus as corpus_module
 from data.corpus import CorpusConfig, build_corpus, load_corpus_split
 from data.splits import SplitConfig, assign_split, theorem_split
-from data.tokenizer import ByteTokenizer
+from model.tokenizer import ByteTokenizer
 from proofzero.cli import main
 from tests.data.traced_fixtures import library, write_shard
 
