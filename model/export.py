@@ -1,0 +1,266 @@
+"""Hugging Face export of the proof network (DESIGN.md, key decision 7).
+
+An export is a `save_pretrained` directory that plain `transformers` reads for the policy, and
+`load_pretrained` reads for policy + value:
+
+    config.json, generation_config.json, model.safetensors   the T5 policy (T5ForConditionalGeneration)
+    tokenizer_config.json                                     ByT5Tokenizer, ids as `ByteTokenizer`'s
+    value_head.safetensors                                    the value head's weights
+    proofnet_config.json                                      ProofNetConfig + the training info
+    README.md                                                 model card: parameters, data, training config
+
+Nothing is downloaded: the tokenizer has no vocabulary file and the T5 is built from its config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+from transformers import ByT5Tokenizer, T5ForConditionalGeneration
+
+from model.config import ProofNetConfig
+from model.proofnet import ProofNet, bin_centres, t5_config
+from model.tokenizer import ByteTokenizer
+
+FORMAT = "proofzero-proofnet"
+FORMAT_VERSION = 1
+PROOFNET_CONFIG = "proofnet_config.json"
+VALUE_HEAD = "value_head.safetensors"
+POLICY_CONFIG = "config.json"
+POLICY_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # one file, or shards + index
+TOKENIZER_CONFIG = "tokenizer_config.json"
+MODEL_CARD = "README.md"
+
+# Checked on every export: the Hugging Face tokenizer must give `ByteTokenizer`'s ids, sentinels included.
+_PROBE = "x : ℝ ⊢ ∀ y, y = y"
+
+
+def save_pretrained(model: ProofNet, out_dir: str | Path, *, training_info: dict | None = None) -> Path:
+    """Write `model` as an export at `out_dir`; returns the directory.
+
+    `training_info` (JSON-serialisable) goes into the model card and `proofnet_config.json`; its
+    `data` entry, if any, is the card's data section. The directory is built beside the target and
+    renamed into place, so a reader never sees half an export. An existing export at `out_dir` is
+    replaced; any other non-empty directory is refused.
+    """
+    out = Path(out_dir)
+    if out.exists() and not _is_replaceable(out):
+        raise ValueError(f"{out} exists and is not an empty directory or an earlier export; not overwriting it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        _write(model, tmp, training_info or {})
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def load_pretrained(path: str | Path) -> ProofNet:
+    """The ProofNet (policy + value head) in an export, in eval mode, on the CPU."""
+    path = Path(path)
+    config = read_config(path)
+    _require_files(path)
+    with torch.device("meta"):  # every weight comes from the files: build the shell without initialising it
+        model = ProofNet(config)
+    model.t5 = T5ForConditionalGeneration.from_pretrained(path)
+    _check_policy_matches(model.t5.config, config, path)
+    model.value_head.to_empty(device="cpu")
+    try:
+        model.value_head.load_state_dict(load_file(path / VALUE_HEAD))
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise ValueError(f"{path / VALUE_HEAD}: does not fit the config's value head ({first})") from None
+    model.bin_centres = bin_centres(config)
+    return model.eval()
+
+
+def read_config(path: str | Path) -> ProofNetConfig:
+    """The ProofNetConfig of an export; a one-line ValueError for anything that is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"{path}: not a directory (expected a ProofZero export)")
+    data = _read_proofnet_json(path)
+    try:
+        return ProofNetConfig(**data["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path / PROOFNET_CONFIG}: bad config ({e})") from None
+
+
+def hf_tokenizer(tokenizer: ByteTokenizer) -> ByT5Tokenizer:
+    """A `ByT5Tokenizer` with `tokenizer`'s vocabulary. Its sentinels are numbered as ours only once
+    saved by `_save_tokenizer` (in memory, transformers numbers `<extra_id_i>` upwards from 259)."""
+    return ByT5Tokenizer(extra_ids=tokenizer.num_sentinels)
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def _write(model: ProofNet, out: Path, training_info: dict) -> None:
+    config = model.config
+    model.t5.save_pretrained(out)
+    value_state = {k: v.detach().cpu().contiguous() for k, v in model.value_head.state_dict().items()}
+    save_file(value_state, out / VALUE_HEAD, metadata={"format": "pt"})
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
+            "config": dataclasses.asdict(config), "training_info": training_info}
+    (out / PROOFNET_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    _save_tokenizer(config.tokenizer(), out)
+    (out / MODEL_CARD).write_text(model_card(model, training_info))
+
+
+def _save_tokenizer(tokenizer: ByteTokenizer, out: Path) -> None:
+    """ByT5Tokenizer files whose ids agree with `tokenizer`'s, sentinels included.
+
+    transformers' ByT5Tokenizer numbers `<extra_id_i>` upwards from 259; ByT5 (and `ByteTokenizer`)
+    count them down from the top (`<extra_id_0>` = vocab_size - 1). The saved `added_tokens_decoder`
+    fixes the ids, so the loaded tokenizer encodes sentinels as the model was trained.
+    """
+    hf = hf_tokenizer(tokenizer)
+    hf.save_pretrained(out)
+    (out / "added_tokens.json").unlink(missing_ok=True)  # legacy copy of the ids; would disagree
+    (out / "special_tokens_map.json").unlink(missing_ok=True)
+    cfg = json.loads((out / TOKENIZER_CONFIG).read_text())
+    decoder = {}
+    for token_id, entry in cfg["added_tokens_decoder"].items():
+        content = entry["content"]
+        if content.startswith("<extra_id_"):
+            token_id = tokenizer.sentinel(int(content[len("<extra_id_"):-1]))
+        decoder[str(token_id)] = entry
+    cfg["added_tokens_decoder"] = dict(sorted(decoder.items(), key=lambda kv: int(kv[0])))
+    cfg["model_max_length"] = None  # T5's relative positions have no maximum
+    (out / TOKENIZER_CONFIG).write_text(json.dumps(cfg, indent=2, ensure_ascii=False) + "\n")
+    _check_tokenizer(out, tokenizer)
+
+
+def _check_tokenizer(out: Path, tokenizer: ByteTokenizer) -> None:
+    loaded = ByT5Tokenizer.from_pretrained(out)
+    sentinels = [0, tokenizer.num_sentinels - 1] if tokenizer.num_sentinels else []
+    probe = _PROBE + "".join(f"<extra_id_{i}>" for i in sentinels)
+    expected = tokenizer.encode(_PROBE) + [tokenizer.sentinel(i) for i in sentinels] + [tokenizer.eos_id]
+    got = loaded(probe).input_ids
+    if got != expected or len(loaded) != tokenizer.vocab_size:
+        raise RuntimeError("the saved ByT5Tokenizer does not reproduce ByteTokenizer's ids "
+                           "(has transformers changed its tokenizer files?)")
+
+
+def model_card(model: ProofNet, training_info: dict) -> str:
+    config = model.config
+    total = model.num_parameters()
+    value = sum(p.numel() for p in model.value_head.parameters())
+    info = dict(training_info)
+    data = info.pop("data", None)
+    data_text = (yaml.safe_dump(data, sort_keys=False, allow_unicode=True).strip()
+                 if isinstance(data, (dict, list)) else str(data) if data else "Not stated.")
+    info_text = yaml.safe_dump(info, sort_keys=False, allow_unicode=True).strip() if info else "Not stated."
+    config_text = yaml.safe_dump(dataclasses.asdict(config), sort_keys=False).strip()
+    return f"""---
+library_name: transformers
+pipeline_tag: text2text-generation
+tags: [theorem-proving, t5, byt5, proofzero]
+---
+
+# ProofZero proof network
+
+A byte-level T5 encoder-decoder (ByT5 id layout) that writes a tactic for a proof state, with a value
+head on the encoder that predicts the return (-steps to a proof) as a distribution over
+{config.value_bins} bins from {config.value_min:g} to {config.value_max:g}.
+
+**Parameters:** {total:,} ({total - value:,} policy, {value:,} value head).
+
+## Use
+
+The policy alone, with plain `transformers`:
+
+```python
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained(PATH)
+policy = AutoModelForSeq2SeqLM.from_pretrained(PATH)
+ids = tokenizer(["x : ℝ ⊢ ∀ y, y = y"], return_tensors="pt")
+print(tokenizer.batch_decode(policy.generate(**ids, max_new_tokens={config.max_tactic_length}), skip_special_tokens=True))
+```
+
+Policy and value, with ProofZero: `model.export.load_pretrained(PATH)`. The value head's weights are
+in `{VALUE_HEAD}`, the network's sizes in `{PROOFNET_CONFIG}`.
+
+## Data
+
+{data_text}
+
+## Training config
+
+```yaml
+{info_text}
+```
+
+## Network config
+
+```yaml
+{config_text}
+```
+"""
+
+
+def _is_replaceable(out: Path) -> bool:
+    return out.is_dir() and (not any(out.iterdir()) or (out / PROOFNET_CONFIG).is_file())
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Rename `tmp` to `out`; an existing `out` is moved aside first and removed after."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, old / "export")
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        os.replace(old / "export", out)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _read_proofnet_json(path: Path) -> dict:
+    file = path / PROOFNET_CONFIG
+    if not file.is_file():
+        raise ValueError(f"{path}: not a ProofZero export (no {PROOFNET_CONFIG})")
+    try:
+        data = json.loads(file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{file}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{file}: not a ProofZero export (format is not {FORMAT!r})")
+    if data.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{file}: export format version {data.get('format_version')!r}; "
+                         f"this ProofZero reads version {FORMAT_VERSION}")
+    return data
+
+
+def _require_files(path: Path) -> None:
+    missing = [name for name in (POLICY_CONFIG, VALUE_HEAD) if not (path / name).is_file()]
+    if not any((path / name).is_file() for name in POLICY_WEIGHTS):
+        missing.append(POLICY_WEIGHTS[0])
+    if missing:
+        raise ValueError(f"{path}: incomplete ProofZero export, missing {', '.join(missing)}")
+
+
+def _check_policy_matches(hf_config, config: ProofNetConfig, path: Path) -> None:
+    expected = t5_config(config)
+    fields = ("vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers", "num_heads")
+    wrong = [f"{f} {getattr(hf_config, f)} != {getattr(expected, f)}"
+             for f in fields if getattr(hf_config, f) != getattr(expected, f)]
+    if wrong:
+        raise ValueError(f"{path}: {POLICY_CONFIG} disagrees with {PROOFNET_CONFIG} ({'; '.join(wrong)})")
