@@ -21,7 +21,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from data.records import NO_GOALS, TracedTactic, TracedTheorem
+from data.records import NO_GOALS, TracedTactic, TracedTheorem, traced_theorem_to_json
 
 ORIGIN = "leandojo"
 
@@ -68,20 +68,17 @@ def leandojo_theorem(record: dict) -> TracedTheorem:
     )
 
 
+_SCHEMA_KEYS = ("url", "commit", "file_path", "full_name", "start", "end")
+_TACTIC_KEYS = ("tactic", "state_before", "state_after")
+
+
 def to_leandojo_json(theorem: TracedTheorem) -> dict:
-    """The benchmark schema's fields of a theorem (what `leandojo_theorem` reads back)."""
-    return {
-        "url": theorem.url,
-        "commit": theorem.commit,
-        "file_path": theorem.file_path,
-        "full_name": theorem.full_name,
-        "start": list(theorem.start),
-        "end": list(theorem.end),
-        "traced_tactics": [
-            {"tactic": t.tactic, "state_before": t.state_before, "state_after": t.state_after}
-            for t in theorem.traced_tactics
-        ],
-    }
+    """The benchmark schema's fields of a theorem (what `leandojo_theorem` reads back): our shard
+    record without the extras."""
+    full = traced_theorem_to_json(theorem)
+    out = {k: full[k] for k in _SCHEMA_KEYS}
+    out["traced_tactics"] = [{k: t[k] for k in _TACTIC_KEYS} for t in full["traced_tactics"]]
+    return out
 
 
 def chain_value_targets(tactics: list[TracedTactic]) -> list[int | None]:

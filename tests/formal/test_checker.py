@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +26,9 @@ from formal.coq.checker import (
     verify_source,
 )
 from formal.theorem import Theorem
+from tests.conftest import requires_coq
 
-pytestmark = pytest.mark.skipif(shutil.which("coqc") is None, reason="needs Coq (coqc) on PATH")
+pytestmark = requires_coq
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "coq" / "minif2f_test_samples.v"
 FAST = CheckerConfig(timeout_s=20)
@@ -322,7 +322,8 @@ def test_axioms_a_problem_declares_in_its_header_may_be_used_by_its_proof():
     th = Theorem("h4", "half 4 = 2", header=header)
     assert verify_proof(th, "exact (half_double 2).").verified
     # The same axiom in a file the checker is asked to trust as a whole is still an axiom.
-    import tempfile, pathlib
+    import pathlib
+    import tempfile
     with tempfile.TemporaryDirectory() as d:
         f = pathlib.Path(d) / "x.v"
         f.write_text(f"{header}\nTheorem h4 : half 4 = 2.\nProof. exact (half_double 2). Qed.\n")

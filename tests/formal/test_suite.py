@@ -12,13 +12,25 @@ from pathlib import Path
 
 import pytest
 
-from formal.coq.suite import check_source, check_statement, parse_coq_source, split_declaration
-from formal.manifest import INVALID, OK, UNCHECKED, ManifestError, build_manifest, check_statements, write_manifest
+from formal.coq.suite import (
+    check_source,
+    check_statement,
+    parse_coq_source,
+    split_declaration,
+)
+from formal.manifest import (
+    INVALID,
+    OK,
+    UNCHECKED,
+    ManifestError,
+    build_manifest,
+    check_statements,
+    write_manifest,
+)
 from formal.suite import SuiteError, load_manifest, load_suite
-from tests.conftest import REPO
+from tests.conftest import REPO, requires_coq
 
 BUNDLED = REPO / "benchmarks" / "minif2f-rocq-valid"
-requires_coqc = pytest.mark.skipif(shutil.which("coqc") is None, reason="coqc is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +108,7 @@ def test_split_declaration_finds_the_top_level_colon():
     assert " ".join(statement.split()) == "forall n, n = n -> True"
 
 
-@requires_coqc
+@requires_coq
 def test_chosen_statements_elaborate_as_the_manifest_says(rocq, tmp_path):
     """From Stdlib, Coquelicot, mathcomp, helper definitions, comments in the statement, binders."""
     names = [
@@ -121,7 +133,7 @@ def test_chosen_statements_elaborate_as_the_manifest_says(rocq, tmp_path):
     assert "has type \"C\" while it is expected to have type \"R\"" in reasons["amc12_2000_p15"]
 
 
-@requires_coqc
+@requires_coq
 def test_rebuilt_declaration_is_equivalent_to_the_original_file(rocq, tmp_path):
     """The statement compiled from the parsed pieces is the one in the file: `Check` prints the same type."""
     t = _theorem(rocq, "imo_1977_p5")
