@@ -118,16 +118,22 @@ class ProofNet(nn.Module):
         labels: torch.Tensor,
         value_targets: torch.Tensor | None = None,
     ) -> ProofNetOutput:
-        """`labels`: tactic ids ending in eos, padded with IGNORE. `value_targets`: returns (-steps)."""
+        """`labels`: tactic ids ending in eos, padded with IGNORE. `value_targets`: returns (-steps), NaN
+        where unknown (those states get no value loss)."""
         encoder_states = self.encode(input_ids, attention_mask)
         logits = self._decode_logits(encoder_states, attention_mask, labels)
         value_logits = self.value_head(encoder_states, attention_mask)
-        policy_loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
+        # Sums over counts clamped at 1, not means: a batch with no tactic tokens (all IGNORE) or no
+        # known value gives a zero loss, not NaN, and every parameter stays in the graph (DDP needs that).
+        token_ce = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE, reduction="sum")
+        policy_loss = token_ce / (labels != IGNORE).sum().clamp(min=1)
         value = self.value_from_logits(value_logits)
         out = ProofNetOutput(logits, value_logits, value, policy_loss, loss=policy_loss)
         if value_targets is not None:
-            target = two_hot(value_targets, self.config)
-            out.value_loss = -(target * value_logits.float().log_softmax(-1)).sum(-1).mean()
+            known = torch.isfinite(value_targets)  # NaN: the state's value is unknown (untraced tree)
+            target = two_hot(value_targets.nan_to_num(0.0), self.config)
+            per_state = -(target * value_logits.float().log_softmax(-1)).sum(-1)
+            out.value_loss = (per_state * known).sum() / known.sum().clamp(min=1)
             out.loss = policy_loss + self.config.value_weight * out.value_loss
         return out
 

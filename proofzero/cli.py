@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("proofzero.trace", "trace Coq files' proofs into state-tactic JSONL shards"),
     "dataset": ("proofzero.dataset", "build split state-tactic datasets (Arrow) from traced shards and LeanDojo files"),
     "corpus": ("proofzero.corpus", "build a tokenized, packed pretraining corpus from text and traced states"),
+    "train": ("proofzero.train", "pretrain or fine-tune (SFT) the proof network with Lightning (DDP / DeepSpeed)"),
+    "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 
 

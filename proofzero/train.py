@@ -1,0 +1,50 @@
+"""`proofzero train pretrain|sft [CONFIG] [key=value ...]`: train the proof network.
+
+CONFIG is a YAML under `configs/train/` (default: `<stage>.yaml`) or a path; `key=value` items
+override it (`data.path=runs/demo/dataset max_steps=500 devices=2 strategy=ddp`). Rerunning the same
+command resumes from RUN_DIR's last checkpoint. Multi-GPU / multi-node runs are the same command under
+`srun` (see `slurm/train.sbatch`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from proofzero.cli import UserError
+from proofzero.config import load_config, resolve_config_path, split_overrides
+
+STAGES = ("pretrain", "sft")
+TRAILING_POSITIONALS = "rest"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("stage", choices=STAGES, help="pretrain: span corruption + next-token on a corpus; sft: state -> tactic + value")
+    p.add_argument("rest", nargs="*", metavar="CONFIG|key=value",
+                   help="a config (path or name under configs/; default train/STAGE.yaml) and key=value overrides")
+
+
+def run(args: argparse.Namespace) -> int:
+    configs, overrides = split_overrides(args.rest)
+    if len(configs) > 1:
+        raise UserError(f"one CONFIG at most, got {configs}")
+    path = configs[0] if configs else f"train/{args.stage}.yaml"
+    resolve_config_path(path)  # a clear error before torch loads
+
+    from train.checkpoint import CheckpointError
+    from train.config import TrainConfig
+    from train.data import DataError
+    from train.report import format_summary
+    from train.trainer import TrainSetupError, train
+
+    for name in ("lightning.pytorch", "lightning.fabric"):  # one log format: ours (root's handler)
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    cfg = load_config(TrainConfig, path, [*overrides, f"stage={args.stage}"])
+    try:
+        summary = train(cfg)
+    except (DataError, TrainSetupError, CheckpointError) as e:
+        raise UserError(str(e)) from None
+    if summary is not None:
+        print(format_summary(summary))
+    return 0

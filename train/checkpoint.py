@@ -1,0 +1,111 @@
+"""Reading training checkpoints back: a Lightning `.ckpt` file or a DeepSpeed ZeRO checkpoint directory
+(what Lightning writes under DeepSpeed: `<name>.ckpt/` with `latest` and `checkpoint/*_states.pt`).
+
+ZeRO shards are consolidated to fp32 with DeepSpeed's own `zero_to_fp32` (CPU only, no GPU needed);
+the Lightning hyper-parameters travel in the checkpoint's client state either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from model.config import ProofNetConfig
+from model.proofnet import ProofNet
+
+log = logging.getLogger(__name__)
+
+_PREFIXES = ("_forward_module.", "module.")  # DeepSpeed / DDP wrappers around the LightningModule
+
+
+class CheckpointError(ValueError):
+    """Not a readable ProofZero training checkpoint (one line, for the CLI)."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    model: ProofNet
+    train_config: dict = field(default_factory=dict)  # TrainConfig as a dict ({} if absent)
+    global_step: int = 0
+    kind: str = "lightning"  # lightning | zero
+
+
+def is_zero_checkpoint(path: Path) -> bool:
+    return path.is_dir() and ((path / "latest").is_file() or any(path.glob("*/mp_rank_*_model_states.pt")))
+
+
+def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
+    """The ProofNet (eval mode, CPU, fp32) and training info of a checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    if is_zero_checkpoint(path):
+        state, meta, kind = _read_zero(path), _zero_client_state(path), "zero"
+    elif path.is_file():
+        meta = _torch_load(path)
+        if not isinstance(meta, dict) or "state_dict" not in meta:
+            raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
+        state, kind = meta["state_dict"], "lightning"
+    else:
+        raise CheckpointError(f"{path}: neither a Lightning .ckpt file nor a DeepSpeed ZeRO checkpoint directory")
+    hparams = meta.get("hyper_parameters") or {}
+    if "model_config" not in hparams:
+        raise CheckpointError(f"{path}: no model_config in its hyper-parameters (not written by `proofzero train`)")
+    try:
+        config = ProofNetConfig(**hparams["model_config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad model_config ({e})") from None
+    model = ProofNet(config)
+    net_state = net_state_dict(state)
+    missing, unexpected = model.load_state_dict(net_state, strict=False)
+    missing = [k for k in missing if not k.endswith("lm_head.weight") or "t5.shared.weight" not in net_state]
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not fit the model config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return LoadedCheckpoint(model.eval(), hparams.get("train_config", {}), int(meta.get("global_step", 0)), kind)
+
+
+def net_state_dict(state: dict) -> dict[str, torch.Tensor]:
+    """`net.*` weights of a module state dict, wrapper prefixes removed, as fp32 on the CPU."""
+    out = {}
+    for key, tensor in state.items():
+        for prefix in _PREFIXES:
+            key = key.removeprefix(prefix)
+        if key.startswith("net."):
+            out[key.removeprefix("net.")] = tensor.detach().to("cpu", torch.float32)
+    return out
+
+
+def _torch_load(path: Path) -> dict:
+    try:
+        # Our own checkpoints hold plain dicts, but Lightning adds loop/callback state: not weights_only.
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise CheckpointError(f"{path}: cannot read it as a checkpoint ({type(e).__name__}: {e})") from None
+
+
+def _read_zero(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        from deepspeed.utils.zero_to_fp32 import (
+            get_fp32_state_dict_from_zero_checkpoint,
+        )
+    except ImportError:
+        raise CheckpointError(f"{path}: a ZeRO checkpoint; reading it needs deepspeed (pip install the train extra)") from None
+    try:
+        return get_fp32_state_dict_from_zero_checkpoint(str(path))
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: cannot consolidate the ZeRO checkpoint ({e})") from None
+
+
+def _zero_client_state(path: Path) -> dict:
+    """The client state (hyper-parameters, global_step) saved beside rank 0's model states."""
+    latest = path / "latest"
+    tag = latest.read_text().strip() if latest.is_file() else None
+    candidates = sorted((path / tag).glob("mp_rank_00_model_states.pt")) if tag else []
+    candidates = candidates or sorted(path.glob("*/mp_rank_00_model_states.pt"))
+    if not candidates:
+        raise CheckpointError(f"{path}: no mp_rank_00_model_states.pt in the ZeRO checkpoint")
+    meta = _torch_load(candidates[0])
+    return {k: v for k, v in meta.items() if k != "module"}

@@ -1,0 +1,238 @@
+"""`train(cfg)`: a pretraining or SFT run from a TrainConfig, on one CPU or many GPU nodes.
+
+RUN_DIR holds everything: `config.yaml` (resolved), `checkpoints/` (every N steps, the newest K kept,
+plus `last.ckpt`), `metrics.jsonl` (the continuous curve), `csv/` and `wandb/` logs, and at the end
+`summary.json` and `loss.png`. Rerunning the same command resumes from `checkpoints/last.ckpt` and
+continues the same curve; the data stream restarts at the micro-batch the checkpoint reached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import (
+    LearningRateMonitor,
+    ModelCheckpoint,
+    TQDMProgressBar,
+)
+from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, Strategy
+
+from model.config import ProofNetConfig
+from train.callbacks import MetricsLog, read_metrics
+from train.checkpoint import load_checkpoint
+from train.config import TrainConfig
+from train.data import make_datamodule
+from train.module import ProofNetModule
+
+log = logging.getLogger(__name__)
+
+LAST = "last.ckpt"
+
+
+class TrainSetupError(ValueError):
+    """A config that cannot run on this machine (reported as a user error)."""
+
+
+def train(cfg: TrainConfig) -> dict | None:
+    """Run (or resume) training; returns the summary on global rank 0, None on other ranks."""
+    run_dir = Path(cfg.run_dir)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    model_config, init = resolve_model(cfg)
+    module = ProofNetModule.create(model_config, cfg)
+    if init is not None:
+        module.net.load_state_dict(init.state_dict())
+    datamodule = make_datamodule(cfg, model_config)
+    ckpt_path = resume_path(cfg, run_dir)
+    trainer = build_trainer(cfg, run_dir)
+    if trainer.is_global_zero:
+        _write_yaml(run_dir / "config.yaml", dataclasses.asdict(cfg))
+    started = time.time()
+    if ckpt_path is None and cfg.data.val_batches and not _has_val_row(run_dir, 0):
+        trainer.validate(module, datamodule=datamodule, verbose=False)  # the curve's step-0 point
+    else:
+        log.info("resuming from %s", ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    final = run_dir / "checkpoints" / LAST
+    trainer.save_checkpoint(final)  # the end state, whatever the save interval
+    if not trainer.is_global_zero:
+        return None
+    from train.report import plot_metrics, summarize
+
+    summary = summarize(cfg, run_dir, model_config, trainer.global_step, time.time() - started,
+                        final, datamodule.describe(), module.net.num_parameters())
+    plot_metrics(run_dir)
+    return summary
+
+
+def resolve_model(cfg: TrainConfig) -> tuple[ProofNetConfig, torch.nn.Module | None]:
+    """The model config (preset or YAML + overrides, value_weight from the train config), and the
+    network to start from when `init_from` is set (whose sizes then win)."""
+    if cfg.init_from:
+        init = _load_init(cfg.init_from)
+        if cfg.model_overrides:
+            log.warning("init_from is set: model_overrides apply only to non-size fields")
+        config = init.config.replace(value_weight=cfg.value_weight, **_non_size(cfg.model_overrides))
+        return config, init
+    overrides = {**cfg.model_overrides, "value_weight": cfg.value_weight}
+    try:
+        if Path(cfg.model).suffix in (".yaml", ".yml"):
+            return ProofNetConfig.from_yaml(cfg.model, **overrides), None
+        return ProofNetConfig.preset(cfg.model, **overrides), None
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        raise TrainSetupError(f"model={cfg.model}: {e}") from None
+
+
+def _non_size(overrides: dict) -> dict:
+    return {k: v for k, v in overrides.items() if k in ("dropout", "value_weight")}
+
+
+def _load_init(path: str):
+    from model.export import load_pretrained
+
+    p = Path(path)
+    try:
+        if p.is_dir() and (p / "proofnet_config.json").is_file():
+            return load_pretrained(p).train()
+        return load_checkpoint(p).model.train()
+    except ValueError as e:
+        raise TrainSetupError(f"init_from={path}: {e}") from None
+
+
+def resume_path(cfg: TrainConfig, run_dir: Path) -> str | None:
+    if cfg.resume == "never":
+        return None
+    if cfg.resume == "auto":
+        last = run_dir / "checkpoints" / LAST
+        return str(last) if last.exists() else None
+    if not Path(cfg.resume).exists():
+        raise TrainSetupError(f"resume={cfg.resume}: no such checkpoint")
+    return cfg.resume
+
+
+def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
+    accelerator = _accelerator(cfg)
+    precision = cfg.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if accelerator == "gpu" and torch.cuda.is_bf16_supported() else "32-true"
+    if accelerator == "cpu" and precision not in ("32-true", "bf16-mixed"):
+        raise TrainSetupError(f"precision={precision} needs a GPU; on CPU use 32-true")
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints",
+        filename="step{step:08d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.checkpoint_every_n_steps,
+        save_top_k=cfg.keep_checkpoints,
+        monitor="step",  # keep the newest K, whatever the losses
+        mode="max",
+        save_last=True,
+    )
+    callbacks = [checkpoint, MetricsLog(run_dir, cfg.log_every_n_steps), LearningRateMonitor("step")]
+    if cfg.progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps // 2)))
+    val = cfg.data.val_batches > 0
+    return L.Trainer(
+        accelerator=accelerator,
+        devices=_devices(cfg.devices),
+        num_nodes=cfg.num_nodes,
+        strategy=_strategy(cfg, accelerator),
+        precision=precision,
+        max_steps=cfg.max_steps,
+        max_epochs=-1,  # the sampler is endless: steps, not epochs, end the run
+        accumulate_grad_batches=cfg.accumulate_grad_batches,
+        gradient_clip_val=cfg.optim.grad_clip or None,
+        val_check_interval=cfg.val_every_n_steps * cfg.accumulate_grad_batches if val else None,
+        check_val_every_n_epoch=None,
+        limit_val_batches=cfg.data.val_batches if val else 0,
+        num_sanity_val_steps=0,
+        log_every_n_steps=cfg.log_every_n_steps,
+        logger=_loggers(cfg, run_dir),
+        callbacks=callbacks,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # ResumableBatchSampler shards by rank itself
+        default_root_dir=run_dir,
+        deterministic=False,
+    )
+
+
+def _accelerator(cfg: TrainConfig) -> str:
+    if cfg.accelerator == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if cfg.accelerator == "gpu" and not torch.cuda.is_available():
+        raise TrainSetupError("accelerator=gpu but no CUDA device is visible")
+    if cfg.accelerator not in ("cpu", "gpu"):
+        raise TrainSetupError(f"accelerator must be auto, cpu or gpu, got {cfg.accelerator!r}")
+    return cfg.accelerator
+
+
+def _devices(devices: str) -> int | str:
+    devices = str(devices).strip()
+    if devices == "auto":
+        return "auto" if torch.cuda.is_available() else 1
+    if devices.isdigit():
+        return int(devices)
+    return devices  # "0,1" or "-1", as Lightning reads them
+
+
+def _strategy(cfg: TrainConfig, accelerator: str) -> Strategy | str:
+    if cfg.deepspeed:
+        if accelerator != "gpu":
+            raise TrainSetupError(f"strategy={cfg.strategy} needs GPUs (Lightning runs DeepSpeed on CUDA only); "
+                                  "on CPU use strategy=ddp or auto")
+        stage = 3 if "stage_3" in cfg.strategy else 2
+        offload = cfg.strategy.endswith("_offload")
+        return DeepSpeedStrategy(stage=stage, offload_optimizer=offload, offload_parameters=offload and stage == 3,
+                                 logging_level=logging.WARNING)
+    if cfg.strategy == "ddp" or (cfg.strategy == "auto" and _several(cfg)):
+        return DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
+    return "auto"
+
+
+def _several(cfg: TrainConfig) -> bool:
+    d = str(cfg.devices)
+    return cfg.num_nodes > 1 or (d.isdigit() and int(d) > 1) or ("," in d) or d == "-1"
+
+
+def _loggers(cfg: TrainConfig, run_dir: Path) -> list[Logger]:
+    loggers: list[Logger] = [CSVLogger(run_dir, name="csv")]
+    if cfg.wandb.enabled:
+        try:
+            from lightning.pytorch.loggers import WandbLogger
+        except ImportError:  # pragma: no cover - wandb is in the train extra
+            log.warning("wandb is not installed; logging to CSV only")
+            return loggers
+        os.environ.setdefault("WANDB_MODE", "offline")
+        os.environ.setdefault("WANDB_SILENT", "true")
+        # One wandb run per run directory, on every rank and across resumes.
+        run_id = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]
+        loggers.append(WandbLogger(save_dir=str(run_dir), project=cfg.wandb.project, entity=cfg.wandb.entity or None,
+                                   name=cfg.wandb.name or run_dir.name, id=run_id, resume="allow",
+                                   config=dataclasses.asdict(cfg)))
+    return loggers
+
+
+def _has_val_row(run_dir: Path, step: int) -> bool:
+    return any(r.get("kind") == "val" and r["step"] == step for r in read_metrics(run_dir / "metrics.jsonl"))
+
+
+def _write_yaml(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
