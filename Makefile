@@ -10,12 +10,13 @@ COQ_PACKAGES := coq libcoq-coquelicot libcoq-mathcomp-ssreflect libcoq-hammer
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-fast setup coq venv bench no-cuda clean help
+.PHONY: demo test test-fast setup coq venv bench bench-train no-cuda clean help
 
 help:
 	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, run the automation baseline on miniF2F valid"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
+	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
 
 setup: coq venv
 
@@ -32,7 +33,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,model]'
+	DS_BUILD_OPS=0 $(BIN)/pip install -q -c constraints.txt -e '.[dev,model,train]'
 	@touch $(STAMP)
 
 # CUDA builds of torch (nvidia-* wheels) must never land on a CPU machine.
@@ -58,6 +59,9 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/coq_session.py
+
+bench-train: setup
+	$(BIN)/python bench/train_throughput.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

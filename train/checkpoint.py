@@ -34,7 +34,7 @@ class LoadedCheckpoint:
 
 
 def is_zero_checkpoint(path: Path) -> bool:
-    return path.is_dir() and ((path / "latest").is_file() or any(path.glob("*/mp_rank_*_model_states.pt")))
+    return path.is_dir() and ((path / "latest").is_file() or any(path.glob("*/*mp_rank_*_model_states.pt")))
 
 
 def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
@@ -103,9 +103,11 @@ def _zero_client_state(path: Path) -> dict:
     """The client state (hyper-parameters, global_step) saved beside rank 0's model states."""
     latest = path / "latest"
     tag = latest.read_text().strip() if latest.is_file() else None
-    candidates = sorted((path / tag).glob("mp_rank_00_model_states.pt")) if tag else []
-    candidates = candidates or sorted(path.glob("*/mp_rank_00_model_states.pt"))
+    # ZeRO-1/2 write mp_rank_00_model_states.pt; ZeRO-3 one zero_pp_rank_R_mp_rank_00_model_states.pt per rank.
+    names = ("mp_rank_00_model_states.pt", "zero_pp_rank_0_mp_rank_00_model_states.pt")
+    candidates = [path / tag / n for n in names if tag and (path / tag / n).is_file()]
+    candidates = candidates or sorted(p for n in names for p in path.glob(f"*/{n}"))
     if not candidates:
-        raise CheckpointError(f"{path}: no mp_rank_00_model_states.pt in the ZeRO checkpoint")
+        raise CheckpointError(f"{path}: no rank-0 model states (mp_rank_00_model_states.pt) in the ZeRO checkpoint")
     meta = _torch_load(candidates[0])
     return {k: v for k, v in meta.items() if k != "module"}

@@ -113,8 +113,10 @@ def resume_path(cfg: TrainConfig, run_dir: Path) -> str | None:
     if cfg.resume == "never":
         return None
     if cfg.resume == "auto":
-        last = run_dir / "checkpoints" / LAST
-        return str(last) if last.exists() else None
+        # Our last checkpoint, or the one Lightning writes on Slurm's pre-emption signal
+        # (hpc_ckpt_N.ckpt in the run directory, before requeueing): whichever is newer.
+        candidates = [p for p in [run_dir / "checkpoints" / LAST, *run_dir.glob("hpc_ckpt_*.ckpt")] if p.exists()]
+        return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
     if not Path(cfg.resume).exists():
         raise TrainSetupError(f"resume={cfg.resume}: no such checkpoint")
     return cfg.resume
