@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo
 .PHONY: demo test test-fast setup coq venv bench bench-train no-cuda clean help
 
 help:
-	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, run the automation baseline on miniF2F valid"
+	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, run the automation baseline on miniF2F valid"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
@@ -48,13 +48,18 @@ test-fast: setup
 	$(BIN)/pytest -q -ra -m "not slow"
 
 # The main job, in order: trace a slice of Coq's standard library into state-tactic data, build the
-# split (and decontaminated) dataset from it, then run the automation baseline on the bundled suite.
-# Rerunning resumes: traced files and finished theorems are skipped.
+# split (and decontaminated) dataset from it, fine-tune the tiny proof network on it for a few minutes
+# (CPU) and export it as a Hugging Face model, then run the automation baseline on the bundled suite.
+# Rerunning resumes: traced files, training steps and finished theorems are skipped.
 DEMO_SLICE ?= Arith Bool Lists
+DEMO_TRAIN_STEPS ?= 300
 
 demo: setup
 	coqlib=$$(coqc -where); $(BIN)/proofzero trace $(foreach d,$(DEMO_SLICE),"$$coqlib/theories/$(d)") --out $(DEMO_OUT)/trace
 	$(BIN)/proofzero dataset $(DEMO_OUT)/trace --out $(DEMO_OUT)/dataset --decontaminate benchmarks/minif2f-rocq-valid
+	$(BIN)/proofzero train sft train/sft.yaml data.path=$(DEMO_OUT)/dataset data.scheme=random run_dir=$(DEMO_OUT)/sft \
+	  max_steps=$(DEMO_TRAIN_STEPS) val_every_n_steps=100 checkpoint_every_n_steps=100 optim.warmup_steps=30
+	$(BIN)/proofzero export $(DEMO_OUT)/sft $(DEMO_OUT)/model
 	$(BIN)/proofzero prove --suite benchmarks/minif2f-rocq-valid --prover automation --out $(DEMO_OUT)/automation.json
 
 bench: setup

@@ -67,8 +67,9 @@ class ProofNetModule(L.LightningModule):
             self.log(f"val/{name}", value, batch_size=labels.shape[0], **log)
         if n_tokens:
             self.log("val/token_acc", correct.sum() / n_tokens, batch_size=n_tokens, **log)
-            tactic_ok = (correct | ~mask).all(-1) & has_target
-            self.log("val/tactic_acc", tactic_ok.sum() / n_tactics, batch_size=n_tactics, **log)
+            if self.cfg.stage == "sft":  # in pretraining a target is a masked span or a continuation
+                tactic_ok = (correct | ~mask).all(-1) & has_target
+                self.log("val/tactic_acc", tactic_ok.sum() / n_tactics, batch_size=n_tactics, **log)
 
     def configure_optimizers(self):
         o = self.cfg.optim

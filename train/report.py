@@ -55,15 +55,15 @@ def format_summary(s: dict) -> str:
 
     lines = [
         f"{s['stage']} run {s['run_dir']}: {s['steps']}/{s['max_steps']} steps, {s['parameters'] / 1e6:.2f}M parameters",
-        f"  train loss   {num(s['train_loss_first'])} -> {num(s['train_loss_last'])}",
+        f"  train loss     {num(s['train_loss_first'])} -> {num(s['train_loss_last'])}",
     ]
     first, last = s.get("val_first") or {}, s.get("val_last") or {}
     for key in ("loss", "token_acc", "tactic_acc"):
         if key in last:
-            lines.append(f"  val {key:<9}{num(first.get(key))} (step {first.get('step')}) -> {num(last[key])} (step {last['step']})")
-    lines.append(f"  throughput   {num(s['tokens_per_s'], '.0f')} tokens/s (median), {s['seconds_this_launch']:.0f} s this launch")
-    lines.append(f"  checkpoint   {s['checkpoint']}")
-    lines.append(f"  curves       {s['metrics']}, {s['plot']}")
+            lines.append(f"  val {key:<10} {num(first.get(key))} (step {first.get('step')}) -> {num(last[key])} (step {last['step']})")
+    lines.append(f"  throughput     {num(s['tokens_per_s'], '.0f')} tokens/s (median), {s['seconds_this_launch']:.0f} s this launch")
+    lines.append(f"  checkpoint     {s['checkpoint']}")
+    lines.append(f"  curves         {s['metrics']}, {s['plot']}")
     return "\n".join(lines)
 
 

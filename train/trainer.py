@@ -80,8 +80,6 @@ def resolve_model(cfg: TrainConfig) -> tuple[ProofNetConfig, torch.nn.Module | N
     network to start from when `init_from` is set (whose sizes then win)."""
     if cfg.init_from:
         init = _load_init(cfg.init_from)
-        if cfg.model_overrides:
-            log.warning("init_from is set: model_overrides apply only to non-size fields")
         config = init.config.replace(value_weight=cfg.value_weight, **_non_size(cfg.model_overrides))
         return config, init
     overrides = {**cfg.model_overrides, "value_weight": cfg.value_weight}
@@ -93,8 +91,15 @@ def resolve_model(cfg: TrainConfig) -> tuple[ProofNetConfig, torch.nn.Module | N
         raise TrainSetupError(f"model={cfg.model}: {e}") from None
 
 
+# ProofNetConfig fields that do not change the weights' shapes: a run started from weights may set them.
+NON_SIZE = ("dropout", "value_weight", "max_state_length", "max_tactic_length")
+
+
 def _non_size(overrides: dict) -> dict:
-    return {k: v for k, v in overrides.items() if k in ("dropout", "value_weight")}
+    ignored = sorted(set(overrides) - set(NON_SIZE))
+    if ignored:
+        log.warning("init_from is set: the weights fix the network's sizes; ignoring model_overrides %s", ignored)
+    return {k: v for k, v in overrides.items() if k in NON_SIZE}
 
 
 def _load_init(path: str):

@@ -32,13 +32,31 @@ FAST = ["wandb.enabled=false", "progress=false", "log_every_n_steps=1", "model_o
         "data.scheme=random"]
 
 
+def families_library(k: int = 100) -> str:
+    """A Coq file of 3k lemmas in three families whose tactics follow from the goal's shape (a bool
+    identity, linear arithmetic, a conjunction swap), so that a tiny model learns to choose tactics
+    from the state within a couple of hundred steps."""
+    lines = ["From Coq Require Import Lia.", ""]
+    for i in range(k):
+        lines += [f"Lemma negb_twice_{i} : forall b : bool, negb (negb b) = b /\\ {i} = {i}.", "Proof.",
+                  "  intros b.", "  split.", "  - destruct b; reflexivity.", "  - reflexivity.", "Qed.", ""]
+        lines += [f"Lemma add_comm_{i} : forall n : nat, n + {i} = {i} + n.", "Proof.", "  intros n.", "  lia.",
+                  "Qed.", ""]
+        lines += [f"Lemma and_swap_{i} : forall P Q : Prop, P /\\ Q -> Q /\\ P \\/ {i} = {i + 1}.", "Proof.",
+                  "  intros P Q H.", "  left.", "  destruct H as [HP HQ].", "  split.", "  - exact HQ.", "  - exact HP.",
+                  "Qed.", ""]
+    return "\n".join(lines)
+
+
 @pytest.fixture(scope="session")
 def traced_dataset(tmp_path_factory) -> Path:
-    """Real traced data: Coq's Bool and Arith libraries traced, then split (~1,100 state-tactic pairs)."""
+    """Real traced data: `families_library()` traced by the real tracer on Coq, then split (random
+    scheme: ~640 train, ~40 val state-tactic pairs)."""
     if requires_coq.args[0]:
         pytest.skip("Coq is not installed")
-    coqlib = subprocess.run(["coqc", "-where"], capture_output=True, text=True, check=True).stdout.strip()
     root = tmp_path_factory.mktemp("traced")
-    run_cli("trace", f"{coqlib}/theories/Bool", f"{coqlib}/theories/Arith", "--out", str(root / "trace"))
+    (root / "src").mkdir()
+    (root / "src" / "Families.v").write_text(families_library())
+    run_cli("trace", str(root / "src"), "--out", str(root / "trace"))
     run_cli("dataset", str(root / "trace"), "--out", str(root / "dataset"))
     return root / "dataset"

@@ -1,4 +1,4 @@
-"""SFT of the tiny model on real traced data (Coq's Bool and Arith), through `proofzero train`."""
+"""SFT of the tiny model on real traced data (see `families_library`), through `proofzero train`."""
 
 import json
 
@@ -9,13 +9,15 @@ from tests.train.conftest import FAST, metrics, run_cli
 
 pytestmark = pytest.mark.slow
 
+ARGS = ["max_steps=200", "data.batch_size=16", "data.val_batches=3", "val_every_n_steps=100",
+        "checkpoint_every_n_steps=100", "optim.lr=2e-3", "optim.warmup_steps=20"]
+
 
 @pytest.fixture(scope="module")
 def sft_run(traced_dataset, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("sft") / "run"
     run_cli("train", "sft", f"data.path={traced_dataset}", f"run_dir={run_dir}", *FAST,
-            "max_steps=200", "data.batch_size=16", "data.val_batches=3", "val_every_n_steps=100",
-            "checkpoint_every_n_steps=100", "optim.lr=2e-3", "optim.warmup_steps=20")
+            *ARGS)
     return run_dir
 
 
@@ -30,7 +32,8 @@ def test_sft_loss_falls_and_validation_improves(sft_run):
     assert [r["step"] for r in val] == [0, 100, 200]
     assert val[-1]["loss"] < 0.5 * val[0]["loss"]
     assert val[-1]["token_acc"] > val[0]["token_acc"] + 0.2
-    assert val[-1]["tactic_acc"] >= val[0]["tactic_acc"]
+    assert val[0]["tactic_acc"] == 0.0  # an untrained model writes no tactic exactly
+    assert val[-1]["tactic_acc"] > 0.2  # greedy decoding now writes the right tactic for a fifth or more
 
 
 def test_a_run_leaves_its_config_checkpoints_summary_and_plot(sft_run):
@@ -47,8 +50,7 @@ def test_a_run_leaves_its_config_checkpoints_summary_and_plot(sft_run):
 
 def test_rerunning_a_finished_run_resumes_and_changes_nothing(sft_run):
     before = (sft_run / "metrics.jsonl").read_text()
-    proc = run_cli("train", "sft", f"data.path={json.loads((sft_run / 'summary.json').read_text())['data']['path']}",
-                   f"run_dir={sft_run}", *FAST, "max_steps=200", "data.batch_size=16", "data.val_batches=3",
-                   "val_every_n_steps=100", "checkpoint_every_n_steps=100", "optim.lr=2e-3", "optim.warmup_steps=20")
+    data = json.loads((sft_run / "summary.json").read_text())["data"]["path"]
+    proc = run_cli("train", "sft", f"data.path={data}", f"run_dir={sft_run}", *FAST, *ARGS)
     assert "resuming from" in proc.stderr
     assert (sft_run / "metrics.jsonl").read_text() == before
