@@ -1,5 +1,6 @@
 """Pretraining on a packed corpus (span corruption + next-token), then SFT started from it."""
 
+import json
 import subprocess
 
 import pytest
@@ -15,7 +16,9 @@ pytestmark = [pytest.mark.slow, requires_coq]
 def corpus(tmp_path_factory):
     coqlib = subprocess.run(["coqc", "-where"], capture_output=True, text=True, check=True).stdout.strip()
     out = tmp_path_factory.mktemp("corpus") / "corpus"
-    run_cli("corpus", f"stdlib:{coqlib}/theories/Bool", "--out", str(out), "seq_len=256")
+    run_cli("corpus", f"stdlib:{coqlib}/theories/Bool", f"stdlib:{coqlib}/theories/Arith", "--out", str(out),
+            "seq_len=256")
+    assert json.loads((out / "corpus.json").read_text())["splits"]["val"]["sequences"] > 4
     return out
 
 
