@@ -1,0 +1,131 @@
+"""The AND-OR prover: MCTS (search/mcts.py) driven by a policy over a proof-assistant session.
+
+Budgets are counted (DESIGN.md decision 1): expansions (policy calls) and tactic executions; the
+wall-clock limit is only a safety net, and a proof found on the step that crosses it still counts.
+A proof is reported only after the trusted checker accepts the rendered script.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from formal.coq.proof import render_proof
+from formal.proof import ProofStep
+from formal.result import EnvError, TacticOk
+from formal.session import EnvironmentCrash, Session
+from search.attempt import Attempt, Status
+from search.mcts import MCTS, Expansion, MCTSConfig, TacticOutcome
+from search.policy import PolicyValue
+from search.proof import extract_proof
+
+log = logging.getLogger(__name__)
+
+Verify = Callable[[str], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class AndOrConfig:
+    k: int = 8  # tactics sampled per expansion
+    max_expansions: int = 400  # policy calls
+    max_tactics: int = 0  # tactic executions; 0: no limit beyond what the expansions run
+    max_env_errors: int = 3  # tactics the environment could not run before the attempt is an env_error
+    wall_limit_s: float = 0.0  # safety net only; 0: none
+    mcts: MCTSConfig = field(default_factory=MCTSConfig)
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.max_expansions < 1 or self.max_tactics < 0 or self.max_env_errors < 1:
+            raise ValueError("k, max_expansions, max_env_errors must be >= 1; max_tactics >= 0")
+
+    def budget_text(self) -> str:
+        return f"{self.max_expansions} expansions x {self.k} samples"
+
+
+@dataclass
+class SearchOutcome:
+    tree: MCTS
+    proof: ProofStep | None
+    expansions: int
+    tactics: int
+    env_errors: list[str]
+    stopped_by: str  # proved | expansions | tactics | wall_clock | env_error | exhausted
+
+
+def run_search(session: Session, policy: PolicyValue, config: AndOrConfig) -> SearchOutcome:
+    tree = MCTS(session.root, config.mcts)
+    expansions = tactics = 0
+    env_errors: list[str] = []
+    t0 = time.perf_counter()
+    stopped_by = "expansions"
+    while not tree.done:
+        if expansions >= config.max_expansions:
+            break
+        if config.max_tactics and tactics >= config.max_tactics:
+            stopped_by = "tactics"
+            break
+        if config.wall_limit_s and time.perf_counter() - t0 > config.wall_limit_s:
+            stopped_by = "wall_clock"
+            break
+        path = tree.select()
+        leaf = path[-1]
+        (evaluation,) = policy.evaluate([leaf.state.printed], config.k)
+        expansions += 1
+        todo = set(tree.new_tactics(leaf, [s.tactic for s in evaluation.tactics]))
+        outcomes = []
+        for s in evaluation.tactics:
+            states = None
+            if s.tactic in todo:
+                todo.discard(s.tactic)
+                tactics += 1
+                result = session.run_tactic(leaf.state, s.tactic)
+                if isinstance(result, TacticOk):
+                    states = result.states
+                elif isinstance(result, EnvError):
+                    env_errors.append(result.message)
+            outcomes.append(TacticOutcome(s.tactic, s.log_prob, states))
+        tree.expand(path, Expansion(evaluation.value, tuple(outcomes)))
+        if len(env_errors) >= config.max_env_errors:
+            stopped_by = "env_error"
+            break
+    if tree.done:
+        stopped_by = "proved"
+    proof = extract_proof(tree.root) if tree.done else None
+    return SearchOutcome(tree, proof, expansions, tactics, env_errors, stopped_by)
+
+
+@dataclass
+class AndOrProver:
+    policy: PolicyValue
+    config: AndOrConfig = field(default_factory=AndOrConfig)
+    render: Callable[[ProofStep], str] = render_proof
+    last_tree: MCTS | None = None  # the most recent search tree (for tree views and records)
+
+    def prove(self, name: str, session: Session, verify: Verify) -> Attempt:
+        t0 = time.perf_counter()
+        attempt = Attempt(name=name, status=Status.FAILED)
+        try:
+            outcome = run_search(session, self.policy, self.config)
+        except EnvironmentCrash as e:
+            attempt.status, attempt.message = Status.ENV_ERROR, str(e)
+            attempt.seconds = time.perf_counter() - t0
+            return attempt
+        self.last_tree = outcome.tree
+        attempt.tactics_used = outcome.tactics
+        attempt.env = {"expansions": outcome.expansions, "stopped_by": outcome.stopped_by,
+                       "simulations": outcome.tree.simulations, "tree_nodes": sum(1 for _ in outcome.tree.root.iter_nodes())}
+        if outcome.proof is not None:
+            script = self.render(outcome.proof)
+            ok, reason = verify(script)
+            if ok:
+                attempt.status, attempt.proof, attempt.message = Status.PROVED, script, "verified"
+            else:
+                log.warning("%s: checker rejected the search's proof: %s", name, reason)
+                attempt.message = f"checker rejected a claimed proof: {reason}"
+        elif outcome.stopped_by == "env_error":
+            attempt.status, attempt.message = Status.ENV_ERROR, outcome.env_errors[-1]
+        else:
+            attempt.message = f"budget spent ({outcome.stopped_by}): {outcome.expansions} expansions, {outcome.tactics} tactics"
+        attempt.seconds = time.perf_counter() - t0
+        return attempt
