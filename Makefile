@@ -52,7 +52,7 @@ test-fast: setup
 # (CPU) and export it as a Hugging Face model, then run the automation baseline on the bundled suite.
 # Rerunning resumes: traced files, training steps and finished theorems are skipped.
 DEMO_SLICE ?= Arith Bool Lists
-DEMO_TRAIN_STEPS ?= 300
+DEMO_TRAIN_STEPS ?= 200
 
 demo: setup
 	coqlib=$$(coqc -where); $(BIN)/proofzero trace $(foreach d,$(DEMO_SLICE),"$$coqlib/theories/$(d)") --out $(DEMO_OUT)/trace
