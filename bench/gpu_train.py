@@ -29,22 +29,26 @@ which overcounts (it runs every token through both stacks). Peak per GPU, bf16 d
 `torch.cuda.get_device_name()`: H100 SXM 989, H100 PCIe 756, H100 NVL 835, H200 989, A100 312 TFLOP/s,
 or `--peak-tflops`. One GPU: ZeRO shards over one rank, so this measures ZeRO's overhead, not its savings.
 
-HOW TO RUN (one command, < 8 min on a fresh nvidia-h100-x1 / nvidia-h200 machine of this workplace).
-The machine's image has torch, lightning 2.6.6, transformers, numpy, pyyaml, safetensors, psutil,
-py-cpuinfo, msgpack, ninja, einops, tqdm, but no deepspeed or pydantic. Once, here, in the repo root
-(DeepSpeed is an sdist: build it into a pure-Python wheel; its CUDA ops are JIT and none is needed):
+HOW TO RUN (one command, ~7 min on a fresh nvidia-h100-x1 / nvidia-h200 machine of this workplace).
+Its image has torch, lightning 2.6.6, transformers (5.17, not the pinned 5.24: if the model fails to
+build there, carry transformers==5.24.0 too), numpy, pyyaml, safetensors, psutil, py-cpuinfo, msgpack, ninja, einops and tqdm, but no
+deepspeed, hjson or pydantic: carry those as wheels (~5 MB). Once, here, in the repo root (DeepSpeed is
+an sdist: build a pure-Python wheel; no CUDA op is needed, AdamW is torch's):
     echo /.whl/ >> .git/info/exclude
     DS_BUILD_OPS=0 .venv/bin/pip wheel --no-deps --no-build-isolation -c constraints.txt -w .whl deepspeed==0.19.8
     .venv/bin/pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl -c constraints.txt \
       hjson==3.1.0 pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
-Then the device call (carry [".whl"], timeout_s 540):
+(if pip finds no pydantic_core, add `--platform manylinux_2_N_x86_64` for N = 24, 27, 28, 31, 34).
+Then the device call, carry [".whl"], timeout_s 480:
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-      .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 && set -o pipefail && \
-      python3 bench/gpu_train.py --preset base 2>&1 | tee $OUT/gpu_train.log
-Results: $OUT/gpu_train.json (else --json); run dirs and checkpoints under --work-dir (/tmp), never $OUT.
-A configuration that fails (OOM, error, timeout) is recorded and the next one runs; `--budget-s` keeps
-the whole run inside the call. Check here first: `.venv/bin/python bench/gpu_train.py --cpu-dry-run`.
+      .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 DS_ACCELERATOR=cuda && set -o pipefail \
+      && python3 bench/gpu_train.py --preset base 2>&1 | tee $OUT/gpu_train.log
+Results: $OUT/gpu_train.json (else --json), written after every configuration; run dirs, checkpoints and
+exports under --work-dir (/tmp, deleted after each configuration), never under $OUT. A configuration
+that fails (OOM, error, timeout) is recorded and the next one runs; `--budget-s` (390) stops starting
+new ones. A shorter rerun (~3 min): `--strategies deepspeed_stage_3 --checkpointing off`.
+Check here first: `.venv/bin/python bench/gpu_train.py --cpu-dry-run`.
 """
 
 from __future__ import annotations
@@ -52,11 +56,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import lightning as L
@@ -66,13 +72,13 @@ from torch.utils.data import DataLoader, Dataset
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the repo need not be installed on the GPU machine
 
-from model.config import ProofNetConfig  # noqa: E402
-from model.export import load_pretrained  # noqa: E402
-from model.proofnet import ProofNet, bin_centres  # noqa: E402
-from model.tokenizer import ByteTokenizer  # noqa: E402
-from train.config import DataConfig, TrainConfig, WandbConfig  # noqa: E402
-from train.module import ProofNetModule  # noqa: E402
-from train.trainer import LAST, build_trainer, resolve_model  # noqa: E402
+from model.config import ProofNetConfig
+from model.export import load_pretrained
+from model.proofnet import ProofNet, bin_centres
+from model.tokenizer import ByteTokenizer
+from train.config import DataConfig, TrainConfig, WandbConfig
+from train.module import ProofNetModule
+from train.trainer import LAST, build_trainer, resolve_model
 
 PEAK_BF16_TFLOPS = (("h100 pcie", 756.0), ("h100 nvl", 835.0), ("h100", 989.0), ("h200", 989.0), ("a100", 312.0))
 BATCH = {"tiny": 64, "small": 32, "base": 16, "3b": 8}  # sequences per step at 1024 + 128 tokens
@@ -168,6 +174,8 @@ def worker(spec: Spec) -> dict:
     model_config, _ = resolve_model(cfg)
     module = ProofNetModule.create(model_config, cfg)
     trainer = build_trainer(cfg, Path(cfg.run_dir))
+    if not spec.export_check:  # its end-of-fit last.ckpt is untimed, but a ZeRO checkpoint costs minutes and GBs
+        trainer.checkpoint_callback.save_last = False
     clock = StepClock(spec.accelerator == "gpu", keep_weights=spec.export_check)
     trainer.callbacks.append(clock)
     data = FixedLengthRows(cfg.max_steps * spec.batch, spec.state_len, spec.tactic_len)
@@ -177,7 +185,7 @@ def worker(spec: Spec) -> dict:
     tokens = spec.steps * spec.batch * (spec.state_len + spec.tactic_len)
     result = {"status": "ok", "s_per_step": seconds / spec.steps, "tokens_per_s": tokens / seconds,
               "sequences_per_s": spec.steps * spec.batch / seconds,
-              "step_seconds": [b - a for a, b in zip(times, times[1:])]}
+              "step_seconds": [b - a for a, b in pairwise(times)]}
     if torch.cuda.is_available():
         result["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     if spec.export_check:
@@ -244,14 +252,18 @@ def master_weights(module) -> dict:
     return state
 
 
+def export_dir(run_dir: Path) -> Path:
+    return run_dir.parent / f"{run_dir.name}-export"
+
+
 def export_check(reference: dict, model_config: ProofNetConfig, run_dir: Path) -> dict:
     """`proofzero export RUN_DIR` in a subprocess, then the export's logits and values against the
     reference weights' on a probe batch (both fp32 on the CPU)."""
-    out = run_dir.parent / f"{run_dir.name}-export"
+    out = export_dir(run_dir)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "proofzero.cli", "export", str(run_dir), str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+                          cwd=REPO, env=env, capture_output=True, text=True, check=False)
     export_s = time.perf_counter() - t0
     print(proc.stdout + proc.stderr, flush=True)
     if proc.returncode:
@@ -280,13 +292,20 @@ def run_configs(args: argparse.Namespace, specs: list[Spec], flops: FlopsModel, 
                 results_path: Path, meta: dict) -> list[dict]:
     deadline = time.monotonic() + args.budget_s
     rows: list[dict] = []
-    for spec in specs:
+    for i, spec in enumerate(specs):
         left = deadline - time.monotonic()
         row = {"config": spec.name, **asdict(spec)}
         if left < args.min_config_s:
             row["status"] = f"skipped: {left:.0f} s of --budget-s left"
         else:
             row.update(launch(spec, timeout=left))
+            if not args.keep:  # checkpoints and exports of big presets fill the disk
+                shutil.rmtree(spec.run_dir, ignore_errors=True)
+                shutil.rmtree(export_dir(spec.run_dir), ignore_errors=True)
+        if spec.export_check and "export" not in row:  # it never got that far (OOM, say): the next ZeRO-3 run checks
+            later = next((s for s in specs[i + 1 :] if s.strategy == spec.strategy), None)
+            if later is not None:
+                later.export_check = True
         if row.get("status") == "ok":
             step_flops = spec.batch * flops.per_sequence(spec.state_len, spec.tactic_len)
             row["model_tflops_per_step"] = step_flops / 1e12
@@ -304,7 +323,8 @@ def launch(spec: Spec, timeout: float) -> dict:
     spec.result_path.unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(asdict(spec))], cwd=REPO, timeout=timeout)
+        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(asdict(spec))], cwd=REPO,
+                              timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"status": f"timeout after {timeout:.0f} s", "wall_s": time.perf_counter() - t0}
     wall = time.perf_counter() - t0
@@ -365,6 +385,9 @@ def cpu_dry_run(args: argparse.Namespace, work: Path) -> int:
     spec = Spec("tiny", "auto", False, 4, 64, 16, 1, 2, str(work), export_check=True, accelerator="cpu",
                 precision="32-true")
     row = {"config": "dry-run (tiny, cpu, 32-true)", **launch(spec, timeout=600)}
+    if not args.keep:
+        shutil.rmtree(spec.run_dir, ignore_errors=True)
+        shutil.rmtree(export_dir(spec.run_dir), ignore_errors=True)
     if row.get("status") == "ok":
         row["achieved_tflops"] = spec.batch * FlopsModel.of("tiny").per_sequence(64, 16) / row["s_per_step"] / 1e12
     print(summary_line(row))
@@ -386,6 +409,7 @@ def main() -> int:
     ap.add_argument("--budget-s", type=float, default=390, help="stop starting configurations after this long")
     ap.add_argument("--min-config-s", type=float, default=60, help="do not start a configuration with less time left")
     ap.add_argument("--no-export-check", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep each configuration's run dir and export (deleted by default)")
     ap.add_argument("--work-dir", type=Path, default=Path("/tmp/gpu_train"), help="run dirs and checkpoints (large)")
     ap.add_argument("--json", type=Path, default=None, help="results (default: $OUT/gpu_train.json, else WORK_DIR/results.json)")
     ap.add_argument("--cpu-dry-run", action="store_true", help="no CUDA: plan, FLOPs accounting, and the worker path on tiny/CPU")
