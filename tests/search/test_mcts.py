@@ -146,3 +146,20 @@ def test_merging_children_that_reach_the_same_state():
            ("idtac; simpl", 0.0, (GoalState(2, (same,)),)))
     assert len(tree.root.children) == 1
     assert tree.root.children[0].prior == pytest.approx(math.exp(-1) + 1)
+
+
+def test_the_tree_view_highlights_the_proof_path(tmp_path):
+    from search.treeview import write_tree
+
+    tree = MCTS(st("root ⊢ goal"))
+    expand(tree, [tree.root], -2.0, ("split", 0.0, (st("a"), st("b"))), ("auto", -1.0, None), ("simpl", -2.0, (st("c"),)))
+    and_node = tree.root.children[0]
+    expand(tree, [tree.root, and_node, and_node.children[0]], -1.0, ("lia", 0.0, ()))
+    expand(tree, [tree.root, and_node, and_node.children[1]], -1.0, ("ring", 0.0, ()))
+    page, data = write_tree(tree.root, tmp_path / "tree", title="t")
+    text = page.read_text()
+    assert text.count("class='proof'") + text.count("class='and proof'") == 6  # root, AND, a, b, lia, ring
+    assert "invalid: auto" in text and "root ⊢ goal" in text and "<b>AND</b> split" in text
+    import json
+
+    assert json.loads(data.read_text())["children"][0]["kind"] == "and"
