@@ -16,7 +16,7 @@ from formal.coq.proof import render_proof
 from formal.proof import ProofStep
 from formal.result import EnvError, TacticOk
 from formal.session import EnvironmentCrash, Session
-from search.attempt import Attempt, Status
+from search.attempt import Attempt, Status, conclude
 from search.mcts import MCTS, Expansion, MCTSConfig, TacticOutcome
 from search.policy import PolicyValue
 from search.proof import extract_proof
@@ -115,17 +115,9 @@ class AndOrProver:
         attempt.tactics_used = outcome.tactics
         attempt.env = {"expansions": outcome.expansions, "stopped_by": outcome.stopped_by,
                        "simulations": outcome.tree.simulations, "tree_nodes": sum(1 for _ in outcome.tree.root.iter_nodes())}
-        if outcome.proof is not None:
-            script = self.render(outcome.proof)
-            ok, reason = verify(script)
-            if ok:
-                attempt.status, attempt.proof, attempt.message = Status.PROVED, script, "verified"
-            else:
-                log.warning("%s: checker rejected the search's proof: %s", name, reason)
-                attempt.message = f"checker rejected a claimed proof: {reason}"
-        elif outcome.stopped_by == "env_error":
-            attempt.status, attempt.message = Status.ENV_ERROR, outcome.env_errors[-1]
-        else:
-            attempt.message = f"budget spent ({outcome.stopped_by}): {outcome.expansions} expansions, {outcome.tactics} tactics"
+        script = self.render(outcome.proof) if outcome.proof is not None else None
+        conclude(attempt, script, verify, outcome.stopped_by, outcome.env_errors, outcome.expansions)
+        if script is not None and attempt.status is not Status.PROVED:
+            log.warning("%s: %s", name, attempt.message)
         attempt.seconds = time.perf_counter() - t0
         return attempt

@@ -51,3 +51,19 @@ class Attempt:
             message=d.get("message", ""),
             env=dict(d.get("env", {})),
         )
+
+
+def conclude(attempt: Attempt, script: str | None, verify, stopped_by: str, env_errors: list[str],
+             expansions: int) -> None:
+    """A search's verdict: proved only if the checker accepts `script`; env_error when the environment
+    stopped it; otherwise failed, with the budget it spent."""
+    if script is not None:
+        ok, reason = verify(script)
+        if ok:
+            attempt.status, attempt.proof, attempt.message = Status.PROVED, script, "verified"
+        else:
+            attempt.message = f"checker rejected a claimed proof: {reason}"
+    elif stopped_by == "env_error":
+        attempt.status, attempt.message = Status.ENV_ERROR, env_errors[-1]
+    else:
+        attempt.message = f"budget spent ({stopped_by}): {expansions} expansions, {attempt.tactics_used} tactics"

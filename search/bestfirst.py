@@ -20,7 +20,7 @@ from formal.goal import GoalState
 from formal.proof import ProofStep
 from formal.result import EnvError, TacticOk
 from formal.session import EnvironmentCrash, Session
-from search.attempt import Attempt, Status
+from search.attempt import Attempt, Status, conclude
 from search.policy import PolicyValue
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class BestFirstProver:
                 goal, rest = entry.open_states[0], entry.open_states[1:]
                 (evaluation,) = self.policy.evaluate([goal.printed], cfg.k)
                 expansions += 1
-                for s in dict((s.tactic, s) for s in evaluation.tactics).values():
+                for s in {s.tactic: s for s in evaluation.tactics}.values():
                     attempt.tactics_used += 1
                     result = session.run_tactic(goal, s.tactic)
                     if isinstance(result, EnvError):
@@ -129,16 +129,7 @@ class BestFirstProver:
             env_errors.append(str(e))
             stopped_by = "env_error"
         attempt.env = {"expansions": expansions, "stopped_by": stopped_by, "queue": len(queue)}
-        if found is not None:
-            script = self.render(to_proof(linear_steps(found)))
-            ok, reason = verify(script)
-            if ok:
-                attempt.status, attempt.proof, attempt.message = Status.PROVED, script, "verified"
-            else:
-                attempt.message = f"checker rejected a claimed proof: {reason}"
-        elif stopped_by == "env_error":
-            attempt.status, attempt.message = Status.ENV_ERROR, env_errors[-1]
-        else:
-            attempt.message = f"budget spent ({stopped_by}): {expansions} expansions, {attempt.tactics_used} tactics"
+        script = self.render(to_proof(linear_steps(found))) if found is not None else None
+        conclude(attempt, script, verify, stopped_by, env_errors, expansions)
         attempt.seconds = time.perf_counter() - t0
         return attempt
