@@ -2,6 +2,8 @@
 
 `ProofStep(tactic, subproofs)`: run `tactic` on the current goal state; it leaves as many independent
 goal states as there are subproofs (none: the tactic closes the state), proved in order.
+`state` is the printed goal state the tactic acts on, where the search knows it: search records
+(training data) need it; rendering and equality ignore it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 class ProofStep:
     tactic: str
     subproofs: tuple[ProofStep, ...] = field(default_factory=tuple)
+    state: str = field(default="", compare=False)
 
     def size(self) -> int:
         """Tactics in the proof."""

@@ -55,22 +55,23 @@ class _Entry:
     produced: int = 0  # goal states that tactic left (they head `open_states`)
 
 
-def linear_steps(entry: _Entry) -> list[tuple[str, int]]:
-    """(tactic, goal states it left) from the root to `entry`, each acting on the first open goal."""
+def linear_steps(entry: _Entry) -> list[tuple[str, int, str]]:
+    """(tactic, goal states it left, printed state it acted on) from the root to `entry`, each acting
+    on the first open goal."""
     steps = []
     while entry.parent is not None:
-        steps.append((entry.tactic, entry.produced))
+        steps.append((entry.tactic, entry.produced, entry.parent.open_states[0].printed))
         entry = entry.parent
     return steps[::-1]
 
 
-def to_proof(steps: list[tuple[str, int]]) -> ProofStep:
-    """The depth-first, first-goal-first tactic sequence as a ProofStep tree."""
+def to_proof(steps: list[tuple]) -> ProofStep:
+    """The depth-first, first-goal-first tactic sequence, (tactic, produced[, state]) each, as a ProofStep tree."""
     it = iter(steps)
 
     def take() -> ProofStep:
-        tactic, produced = next(it)
-        return ProofStep(tactic, tuple(take() for _ in range(produced)))
+        tactic, produced, *state = next(it)
+        return ProofStep(tactic, tuple(take() for _ in range(produced)), *state)
 
     return take()
 
