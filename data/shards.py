@@ -77,5 +77,7 @@ def read_theorems(file: TraceFile) -> Iterator[TracedTheorem]:
 
 
 def origin_of(theorem: TracedTheorem, file: TraceFile) -> str:
-    """The `origin` column: where a record came from (`coq-trace`, `lean-trace`, `leandojo`)."""
+    """The `origin` column: where a record came from (`coq-trace`, `lean-trace`, `leandojo`, `search`)."""
+    if theorem.url.startswith("search:"):  # data.experience.SEARCH_URL: a proof found by a search
+        return "search"
     return LEANDOJO_ORIGIN if file.format == LEANDOJO else f"{theorem.backend}-trace"

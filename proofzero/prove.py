@@ -15,7 +15,7 @@ from formal.coq.checker import CheckerConfig, verify_proof
 from formal.coq.pool import ProcessPool
 from formal.coq.session import CoqConfig, CoqSession
 from formal.session import EnvironmentCrash, InvalidStatement
-from formal.suite import SuiteError, load_suite
+from formal.suite import Suite, SuiteError, load_suite
 from formal.theorem import Theorem
 from proofzero.cli import UserError
 from proofzero.config import load_config, to_dict
@@ -94,6 +94,20 @@ def make_prove_one(cfg: ProveConfig, pool: ProcessPool | None = None):
     return prove_one
 
 
+def limit_suite(suite: Suite, limit: int) -> Suite:
+    """The first `limit` problems by name (0: all), every view of the suite cut alike."""
+    if not limit:
+        return suite
+    keep = set(sorted(suite.files)[:limit])
+    return dataclasses.replace(
+        suite,
+        theorems=tuple(t for t in suite.theorems if t.name in keep),
+        problems=tuple(p for p in suite.problems if p.name in keep),
+        invalid={k: v for k, v in suite.invalid.items() if k in keep},
+        files={k: v for k, v in suite.files.items() if k in keep},
+    )
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", default=str(DEFAULT_SUITE), help="suite directory (default: bundled valid split)")
     p.add_argument("--prover", default=None, help=f"one of {', '.join(PROVERS)} (overrides the config)")
@@ -116,15 +130,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"suite {suite.name} is a {suite.format} suite; `prove` runs Coq suites only for now")
     if suite.drift:
         log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
-    if cfg.limit:
-        keep = set(sorted(suite.files)[: cfg.limit])
-        suite = dataclasses.replace(
-            suite,
-            theorems=tuple(t for t in suite.theorems if t.name in keep),
-            problems=tuple(p for p in suite.problems if p.name in keep),
-            invalid={k: v for k, v in suite.invalid.items() if k in keep},
-            files={k: v for k, v in suite.files.items() if k in keep},
-        )
+    suite = limit_suite(suite, cfg.limit)
     budget = f"pass@1, {cfg.automation.budget} tactic executions ({cfg.prover})"
     out = Path(args.out)
     with ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=cfg.workers) as pool:

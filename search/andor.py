@@ -100,7 +100,8 @@ class AndOrProver:
     policy: PolicyValue
     config: AndOrConfig = field(default_factory=AndOrConfig)
     render: Callable[[ProofStep], str] = render_proof
-    last_tree: MCTS | None = None  # the most recent search tree (for tree views and records)
+    last_tree: MCTS | None = None  # the most recent search tree (for tree views)
+    last_proof: ProofStep | None = None  # the most recent proof found, states included (for search records)
 
     def prove(self, name: str, session: Session, verify: Verify) -> Attempt:
         t0 = time.perf_counter()
@@ -111,7 +112,7 @@ class AndOrProver:
             attempt.status, attempt.message = Status.ENV_ERROR, str(e)
             attempt.seconds = time.perf_counter() - t0
             return attempt
-        self.last_tree = outcome.tree
+        self.last_tree, self.last_proof = outcome.tree, outcome.proof
         attempt.tactics_used = outcome.tactics
         attempt.env = {"expansions": outcome.expansions, "stopped_by": outcome.stopped_by,
                        "simulations": outcome.tree.simulations, "tree_nodes": sum(1 for _ in outcome.tree.root.iter_nodes())}

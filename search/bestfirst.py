@@ -81,6 +81,7 @@ class BestFirstProver:
     policy: PolicyValue
     config: BestFirstConfig = field(default_factory=BestFirstConfig)
     render: Callable[[ProofStep], str] = render_proof
+    last_proof: ProofStep | None = None  # the most recent proof found, states included (for search records)
 
     def prove(self, name: str, session: Session, verify: Verify) -> Attempt:
         t0 = time.perf_counter()
@@ -130,7 +131,8 @@ class BestFirstProver:
             env_errors.append(str(e))
             stopped_by = "env_error"
         attempt.env = {"expansions": expansions, "stopped_by": stopped_by, "queue": len(queue)}
-        script = self.render(to_proof(linear_steps(found))) if found is not None else None
+        self.last_proof = to_proof(linear_steps(found)) if found is not None else None
+        script = self.render(self.last_proof) if self.last_proof is not None else None
         conclude(attempt, script, verify, stopped_by, env_errors, expansions)
         attempt.seconds = time.perf_counter() - t0
         return attempt
