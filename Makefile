@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo
 .PHONY: demo test test-fast setup coq venv bench bench-train no-cuda clean help
 
 help:
-	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, run the automation baseline on miniF2F valid"
+	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, evaluate it (AND-OR) next to the automation baseline"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
@@ -33,7 +33,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	DS_BUILD_OPS=0 $(BIN)/pip install -q -c constraints.txt -e '.[dev,model,train]'
+	DS_BUILD_OPS=0 $(BIN)/pip install -q -c constraints.txt -e '.[dev,model,train,dist]'
 	@touch $(STAMP)
 
 # CUDA builds of torch (nvidia-* wheels) must never land on a CPU machine.
@@ -49,10 +49,13 @@ test-fast: setup
 
 # The main job, in order: trace a slice of Coq's standard library into state-tactic data, build the
 # split (and decontaminated) dataset from it, fine-tune the tiny proof network on it for a few minutes
-# (CPU) and export it as a Hugging Face model, then run the automation baseline on the bundled suite.
+# (CPU) and export it as a Hugging Face model, then evaluate it with the AND-OR prover on a slice of the
+# bundled valid suite next to the automation baseline (table, plot of proved vs budget, tree views).
 # Rerunning resumes: traced files, training steps and finished theorems are skipped.
 DEMO_SLICE ?= Arith Bool Lists
 DEMO_TRAIN_STEPS ?= 200
+DEMO_EVAL_LIMIT ?= 24
+DEMO_EXPANSIONS ?= 24
 
 demo: setup
 	coqlib=$$(coqc -where); $(BIN)/proofzero trace $(foreach d,$(DEMO_SLICE),"$$coqlib/theories/$(d)") --out $(DEMO_OUT)/trace
@@ -60,7 +63,9 @@ demo: setup
 	$(BIN)/proofzero train sft train/sft.yaml data.path=$(DEMO_OUT)/dataset data.scheme=random run_dir=$(DEMO_OUT)/sft \
 	  max_steps=$(DEMO_TRAIN_STEPS) val_every_n_steps=100 checkpoint_every_n_steps=100 optim.warmup_steps=30
 	$(BIN)/proofzero export $(DEMO_OUT)/sft $(DEMO_OUT)/model
-	$(BIN)/proofzero prove --suite benchmarks/minif2f-rocq-valid --prover automation --out $(DEMO_OUT)/automation.json
+	$(BIN)/proofzero eval --suite benchmarks/minif2f-rocq-valid --checkpoint $(DEMO_OUT)/model --out $(DEMO_OUT)/eval \
+	  --prover eval/andor --prover eval/automation limit=$(DEMO_EVAL_LIMIT) \
+	  andor.max_expansions=$(DEMO_EXPANSIONS) andor.k=8 trees=all max_trees=3
 
 bench: setup
 	$(BIN)/python bench/coq_session.py

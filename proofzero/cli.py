@@ -17,6 +17,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("proofzero.verify", "re-check a Coq file or proof from scratch (the trusted checker)"),
     "prove": ("proofzero.prove", "run a prover over a benchmark suite and write results JSON"),
+    "eval": ("proofzero.eval", "evaluate provers (automation, best-first, AND-OR, HTPS) side by side on a suite"),
     "suite": ("proofzero.suite", "load a benchmark suite and write or check its manifest"),
     "trace": ("proofzero.trace", "trace Coq files' proofs into state-tactic JSONL shards"),
     "dataset": ("proofzero.dataset", "build split state-tactic datasets (Arrow) from traced shards and LeanDojo files"),

@@ -31,8 +31,10 @@ def _edge_cost(c: dict) -> tuple[int, int]:
 
 
 def _or_cost(d: dict) -> tuple[int, int]:
+    if "proof_cost" in d:  # the HTPS graph's unfolding states it (a shared goal is drawn once, elsewhere)
+        return tuple(d["proof_cost"])
     proved = [c for c in d["children"] if c["proved"]]
-    return min(map(_edge_cost, proved)) if proved else (0, 0)  # (0, 0): a shared node drawn elsewhere
+    return min(map(_edge_cost, proved)) if proved else (0, 0)
 
 
 def _best(d: dict) -> dict:
@@ -79,11 +81,12 @@ def render_html(tree: dict, title: str = "search tree") -> str:
 
 
 def write_tree(tree, out: str | Path, title: str = "search tree") -> tuple[Path, Path]:
-    """OUT.html and OUT.json; `tree` is a serialized tree or anything with `serialize()`."""
+    """OUT.html and OUT.json (appended, not replacing a suffix); `tree` is a serialized tree or
+    anything with `serialize()`."""
     data = tree if isinstance(tree, dict) else tree.serialize()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    page, js = out.with_suffix(".html"), out.with_suffix(".json")
+    page, js = out.with_name(out.name + ".html"), out.with_name(out.name + ".json")  # names may hold dots
     page.write_text(render_html(data, title), encoding="utf-8")
     js.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     return page, js

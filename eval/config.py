@@ -1,0 +1,99 @@
+"""What `proofzero eval` runs: one prover, its policy, its budget, and what to keep besides the results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from formal.coq.checker import CheckerConfig
+from formal.coq.session import CoqConfig
+from search.andor import AndOrConfig
+from search.automation import AutomationConfig
+from search.bestfirst import BestFirstConfig
+from search.distributed import RayConfig
+from search.htps import HTPSConfig
+
+PROVERS = ("automation", "bestfirst", "andor", "htps")
+POLICIES = ("network", "scripted")
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """The proof network behind the learned provers (or a scripted stand-in, for tests and ablations)."""
+
+    kind: str = "network"  # network | scripted
+    checkpoint: str = ""  # network: an export dir, a .ckpt, a ZeRO checkpoint dir or a training run dir
+    method: str = "sample"  # sample | beam
+    temperature: float = 1.0
+    device: str = "cpu"
+    tactics: tuple[str, ...] = ()  # scripted: the tactics proposed at every state, in a seeded order
+    batch: bool = True  # share one batching server between the theorems in flight
+    max_batch: int = 32  # states per model call
+    max_wait_ms: float = 5.0  # how long the server waits to fill a batch
+
+    def __post_init__(self) -> None:
+        if self.kind not in POLICIES:
+            raise ValueError(f"policy.kind must be one of {', '.join(POLICIES)}, got {self.kind!r}")
+        if self.method not in ("sample", "beam"):
+            raise ValueError("policy.method must be sample or beam")
+        if self.temperature <= 0 or self.max_batch < 1 or self.max_wait_ms < 0:
+            raise ValueError("policy.temperature must be > 0, max_batch >= 1, max_wait_ms >= 0")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    name: str = ""  # label in comparisons (default: the prover)
+    prover: str = "andor"  # automation | bestfirst | andor | htps
+    attempts: int = 1  # pass@k: independent attempts per theorem, stopping at the first proof
+    seed: int = 0
+    workers: int = 2  # theorems in flight at once, each with its own Coq process
+    runner: str = "threads"  # threads (one process) | ray (prover actors, local or a cluster: see `ray`)
+    # Put before each statement's own header so that the tactics the policy proposes exist; the
+    # checker verifies the proof with exactly this header.
+    prelude: str = "From Coq Require Import Lia Lra Psatz."
+    limit: int = 0  # only the first N theorems by name; 0 = all
+    trees: str = "proved"  # tree views to write: proved | all | none
+    max_trees: int = 50  # at most this many tree views per prover
+    records: bool = True  # write each verified proof as a search record (training data)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    automation: AutomationConfig = field(default_factory=AutomationConfig)
+    bestfirst: BestFirstConfig = field(default_factory=BestFirstConfig)
+    andor: AndOrConfig = field(default_factory=AndOrConfig)
+    htps: HTPSConfig = field(default_factory=HTPSConfig)
+    coq: CoqConfig = field(default_factory=CoqConfig)
+    checker: CheckerConfig = field(default_factory=CheckerConfig)
+    ray: RayConfig = field(default_factory=RayConfig)  # runner=ray: ray.num_actors theorems in flight
+
+    def __post_init__(self) -> None:
+        if self.prover not in PROVERS:
+            raise ValueError(f"unknown prover {self.prover!r}; available: {', '.join(PROVERS)}")
+        if self.attempts < 1 or self.workers < 1 or self.limit < 0 or self.max_trees < 0:
+            raise ValueError("attempts and workers must be >= 1, limit and max_trees >= 0")
+        if self.runner not in ("threads", "ray"):
+            raise ValueError("runner must be threads or ray")
+        if self.trees not in ("proved", "all", "none"):
+            raise ValueError("trees must be proved, all or none")
+        if self.prover != "automation" and self.policy.kind == "scripted" and not self.policy.tactics:
+            raise ValueError("policy.kind=scripted needs policy.tactics")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.prover
+
+    @property
+    def uses_policy(self) -> bool:
+        return self.prover != "automation"
+
+    @property
+    def effective_attempts(self) -> int:
+        """The automation portfolio is deterministic: a second attempt would repeat the first."""
+        return 1 if self.prover == "automation" else self.attempts
+
+    def budget_text(self) -> str:
+        """The budget a pass rate is stated at, e.g. `pass@1, 400 expansions x 8 samples (andor)`."""
+        per = {
+            "automation": f"{self.automation.budget} tactic executions",
+            "bestfirst": self.bestfirst.budget_text(),
+            "andor": self.andor.budget_text(),
+            "htps": self.htps.budget_text(),
+        }[self.prover]
+        return f"pass@{self.effective_attempts}, {per} ({self.label})"

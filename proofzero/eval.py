@@ -1,0 +1,210 @@
+"""`proofzero eval --suite DIR --prover CONFIG [--prover CONFIG ...] [--checkpoint PATH] [--attempts k]`.
+
+Runs each prover config over the same suite with the same model and writes, under `--out`:
+`<prover>/results.json` (rows streamed to `.partial.jsonl` first, so a rerun resumes), `<prover>/trees/`
+(tree views), `<prover>/records.jsonl` (verified proofs as training records), and a side-by-side
+`comparison.{txt,json}` with `proved_vs_budget.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.attempts import Artifacts, ProverFactory, make_prove_one, scripted_policies
+from eval.config import EvalConfig
+from eval.report import format_comparison, write_comparison
+from eval.runner import RunResult, format_summary, run_suite
+from formal.coq.pool import ProcessPool
+from formal.suite import SuiteError, load_suite
+from proofzero.cli import UserError
+from proofzero.config import load_config, resolve_config_path, to_dict
+from proofzero.prove import DEFAULT_SUITE, limit_suite
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--suite", default=str(DEFAULT_SUITE), help="suite directory (default: bundled valid split)")
+    p.add_argument("--prover", action="append", default=None, metavar="CONFIG",
+                   help="prover config (path or name under configs/, e.g. eval/andor); repeat to compare "
+                        "(default: eval/andor)")
+    p.add_argument("--checkpoint", default=None,
+                   help="the model: an export dir, a .ckpt, a ZeRO checkpoint dir or a training run dir")
+    p.add_argument("--attempts", type=int, default=None, metavar="K", help="pass@K: attempts per theorem")
+    p.add_argument("--out", default=None, help="output directory (default: runs/eval/<suite>)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every prover, e.g. andor.k=4")
+
+
+def load_configs(args: argparse.Namespace) -> list[EvalConfig]:
+    overrides = list(args.overrides)
+    if args.checkpoint:
+        overrides.append(f"policy.checkpoint={args.checkpoint}")
+    if args.attempts is not None:
+        overrides.append(f"attempts={args.attempts}")
+    cfgs = [load_config(EvalConfig, resolve_config_path(c), overrides) for c in (args.prover or ["eval/andor"])]
+    labels = [c.label for c in cfgs]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"two prover configs share a label ({', '.join(labels)}): set name= in one of them")
+    for c in cfgs:
+        if c.uses_policy and c.policy.kind == "network" and not c.policy.checkpoint:
+            raise UserError(f"prover {c.label} needs a model: --checkpoint PATH (or policy.kind=scripted)")
+    return cfgs
+
+
+def load_model(path: str):
+    """A ProofNet from an export, a Lightning/ZeRO checkpoint or a run directory; one-line errors."""
+    from model.export import load_pretrained
+
+    p = Path(path)
+    if (p / "proofnet.json").is_file() or (p / "config.json").is_file() and not (p / "checkpoints").is_dir():
+        try:
+            return load_pretrained(p)
+        except (OSError, ValueError) as e:
+            raise UserError(f"{p}: not a loadable export ({e})") from None
+    from proofzero.export import resolve_checkpoint
+    from train.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(resolve_checkpoint(p)).model
+    except CheckpointError as e:
+        raise UserError(str(e)) from None
+
+
+class Policies:
+    """One model per checkpoint, loaded once, served by one batching server to all theorems in flight."""
+
+    def __init__(self) -> None:
+        self._servers: dict[tuple, object] = {}
+
+    def policy_for(self, cfg: EvalConfig):
+        if not cfg.uses_policy:
+            return None
+        if cfg.policy.kind == "scripted":
+            return scripted_policies(cfg)
+        pc = cfg.policy
+        key = (pc.checkpoint, pc.device, pc.method, pc.temperature, pc.batch, pc.max_batch, pc.max_wait_ms)
+        if key not in self._servers:
+            self._servers[key] = self._network(cfg)
+        policy = self._servers[key]
+        return lambda name, attempt: policy
+
+    def _network(self, cfg: EvalConfig):
+        from model.inference import ProofNetInference
+        from search.policy import NetworkPolicy
+
+        pc = cfg.policy
+        model = load_model(pc.checkpoint)
+        log.info("model %s: %.2fM parameters on %s", pc.checkpoint, model.num_parameters() / 1e6, pc.device)
+        policy = NetworkPolicy(ProofNetInference(model, pc.device), method=pc.method, temperature=pc.temperature)
+        if not pc.batch:
+            return policy
+        from search.batching import BatchingPolicy
+
+        return BatchingPolicy(policy, max_batch=pc.max_batch, max_wait_ms=pc.max_wait_ms)
+
+    def close(self) -> None:
+        for server in self._servers.values():
+            close = getattr(server, "close", None)
+            if close is not None:
+                close()
+
+
+def evaluate(suite, cfg: EvalConfig, policy_for, out_dir: Path, progress: bool = True) -> RunResult:
+    """One prover over the suite; rows, trees and records under `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = Artifacts(out_dir, cfg.trees, cfg.max_trees, cfg.records, source=suite.name)
+    config = {**to_dict(cfg), "suite": suite.name}
+    if cfg.runner == "ray":
+        return _evaluate_on_ray(suite, cfg, out_dir, config, progress)
+    with ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=cfg.workers) as pool:
+        prove_one = make_prove_one(cfg, policy_for, artifacts, pool)
+        return run_suite(suite, prove_one, out_dir / "results.json", config, cfg.budget_text(), cfg.workers,
+                         progress=progress)
+
+
+@dataclass(frozen=True)
+class NetworkPolicyFactory:
+    """Loads the model inside the policy-server actor (picklable: a path and settings)."""
+
+    checkpoint: str
+    device: str = "cpu"
+    method: str = "sample"
+    temperature: float = 1.0
+
+    def __call__(self):
+        from model.inference import ProofNetInference
+        from search.policy import NetworkPolicy
+
+        model = load_model(self.checkpoint)
+        return NetworkPolicy(ProofNetInference(model, self.device), method=self.method, temperature=self.temperature)
+
+
+def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progress: bool) -> RunResult:
+    """Prover actors (each with its own Coq processes) over the suite; with a network policy, one
+    policy-server actor holds the model and batches every actor's requests. A dead actor costs a retry."""
+    try:
+        from search.distributed import (
+            PolicyServerConfig,
+            RayPolicyServer,
+            RayProverPool,
+            ray_session,
+        )
+    except ImportError:
+        raise UserError("runner=ray needs Ray: pip install -c constraints.txt -e '.[dist]'") from None
+    pc = cfg.policy
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(ray_session(cfg.ray))
+        except RuntimeError as e:
+            raise UserError(str(e)) from None
+        policy = None
+        if cfg.uses_policy and pc.kind == "network":
+            factory = NetworkPolicyFactory(pc.checkpoint, pc.device, pc.method, pc.temperature)
+            server_cfg = PolicyServerConfig(batching=pc.batch, max_batch=pc.max_batch, max_wait_ms=pc.max_wait_ms,
+                                            # On CPU the server reserves no core: the provers' actors
+                                            # would otherwise wait for one on a small machine.
+                                            num_cpus=0.0, num_gpus=1.0 if pc.device.startswith("cuda") else 0.0)
+            policy = stack.enter_context(RayPolicyServer(factory, server_cfg)).policy()
+        provers = stack.enter_context(RayProverPool(ProverFactory(cfg, str(out_dir), suite.name, policy), cfg.ray))
+        return run_suite(suite, provers, out_dir / "results.json", config, cfg.budget_text(),
+                         workers=cfg.ray.num_actors, progress=progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfgs = load_configs(args)
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as e:
+        raise UserError(str(e)) from None
+    if suite.format != "rocq":
+        raise UserError(f"suite {suite.name} is a {suite.format} suite; `eval` runs Coq suites only for now")
+    if suite.drift:
+        log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
+    out = Path(args.out or Path("runs") / "eval" / suite.name)
+    runs: dict[str, RunResult] = {}
+    policies = Policies()
+    try:
+        for cfg in cfgs:
+            part = limit_suite(suite, cfg.limit)
+            if not len(part):
+                raise UserError(f"suite {args.suite} is empty")
+            log.info("%s on %s: %s", cfg.label, part.name, cfg.budget_text())
+            runs[cfg.label] = evaluate(part, cfg, policies.policy_for(cfg), out / cfg.label,
+                                       progress=not args.no_progress)
+            print(format_summary(runs[cfg.label]) + "\n")
+    finally:
+        policies.close()
+    paths = write_comparison(runs, out)
+    print(format_comparison(runs))
+    print(f"\nresults: {out}/<prover>/results.json   comparison: {paths['table']}"
+          + (f"   plot: {paths['plot']}" if "plot" in paths else ""))
+    trees = sorted(p for label in runs for p in (out / label / "trees").glob("*.html"))
+    if trees:
+        print(f"tree views: {len(trees)}, e.g. {trees[0]}")
+    return 0
+
