@@ -63,6 +63,7 @@ class _Chunk:
     states: tuple[str, ...]
     k: int
     enqueued: float  # time.monotonic()
+    delivered: bool = False
 
 
 class BatchingPolicy:
@@ -146,6 +147,7 @@ class BatchingPolicy:
     # -- the worker's side ---------------------------------------------------------------------
 
     def _serve(self) -> None:
+        batch: list[_Chunk] = []
         try:
             while (batch := self._next_batch()) is not None:
                 self._run_batch(batch)
@@ -153,8 +155,10 @@ class BatchingPolicy:
             log.exception("batching worker died")
             with self._cond:
                 self._closed = True
-                while self._queue:
-                    self._deliver(self._queue.popleft(), None, e)
+                for chunk in [*(batch or ()), *self._queue]:
+                    if not chunk.delivered:
+                        self._deliver(chunk, None, e)
+                self._queue.clear()
             raise
 
     def _next_batch(self) -> list[_Chunk] | None:
@@ -198,7 +202,7 @@ class BatchingPolicy:
                 out = list(self.inner.evaluate(states, k))
                 if len(out) != len(states):
                     raise RuntimeError(f"inner policy returned {len(out)} evaluations for {len(states)} states")
-            except BaseException as e:  # every waiting caller gets it; the worker goes on serving
+            except BaseException as e:  # noqa: BLE001 -- every waiting caller gets it; the worker goes on
                 error = e
             dt = time.perf_counter() - t0
             log.debug("batch of %d states from %d chunks (k=%d) in %.3fs", len(states), len(chunks), k, dt)
@@ -216,6 +220,7 @@ class BatchingPolicy:
 
     def _deliver(self, chunk: _Chunk, result: list[Evaluation] | None, error: BaseException | None) -> None:
         """Under the lock: record one chunk's answer; wake its caller when it was the last one."""
+        chunk.delivered = True
         call = chunk.call
         call.results[chunk.index] = result
         if error is not None and call.error is None:
@@ -231,6 +236,6 @@ def _raise_in_caller(error: BaseException) -> None:
     several threads never raise one object at once, chained to the original with the worker's traceback."""
     try:
         mine = copy.copy(error)
-    except Exception:  # an exception type that cannot be rebuilt from its arguments
+    except Exception:  # noqa: BLE001 -- a type that cannot be rebuilt from its arguments
         raise error from None
     raise mine from error
