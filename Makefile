@@ -10,13 +10,14 @@ COQ_PACKAGES := coq libcoq-coquelicot libcoq-mathcomp-ssreflect libcoq-hammer
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-fast setup coq venv bench bench-train no-cuda clean help
+.PHONY: demo test test-fast setup coq venv bench bench-train bench-search no-cuda clean help
 
 help:
 	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, evaluate it (AND-OR) next to the automation baseline"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
+	@echo "make bench-search - search overhead outside model and Coq calls, batched vs unbatched inference (~5 min)"
 
 setup: coq venv
 
@@ -72,6 +73,10 @@ bench: setup
 
 bench-train: setup
 	$(BIN)/python bench/train_throughput.py
+
+bench-search: setup
+	$(BIN)/python bench/search_overhead.py
+	$(BIN)/python bench/search_batching.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
