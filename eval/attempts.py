@@ -1,8 +1,13 @@
-"""One theorem, up to k attempts, on Coq: the `prove_one` that `eval.runner.run_suite` calls per theorem.
+"""One theorem, up to k attempts: the `prove_one` that `eval.runner.run_suite` calls per theorem.
 
 Each attempt gets a fresh session and a fresh prover; the first checker-verified proof ends the
 theorem (pass@k). Besides the row, a proved theorem leaves a search record (training data, in the
 tracer's shard format) and a tree view a person can open.
+
+The theorem's backend picks the proof assistant (`Backend`): its session (Coq: `CoqSession`; Lean:
+`LeanSession`), its trusted checker and the renderer that writes the search's proof as that
+checker's script. A checker that cannot run (Lean without `lake`: `LeanToolMissing`) makes the
+row an env_error that says a proof was found but not checked -- never `proved`.
 """
 
 from __future__ import annotations
@@ -20,9 +25,16 @@ from data.experience import append_records, search_record
 from eval.config import EvalConfig
 from formal.coq.checker import verify_proof
 from formal.coq.pool import ProcessPool
+from formal.coq.proof import render_proof as render_coq
 from formal.coq.session import CoqSession
-from formal.session import EnvironmentCrash, InvalidStatement
+from formal.lean.checker import verify_lean_proof
+from formal.lean.pool import REPLPool
+from formal.lean.proof import render_proof as render_lean
+from formal.lean.session import LeanSession
+from formal.proof import ProofStep
+from formal.session import EnvironmentCrash, InvalidStatement, Session
 from formal.theorem import Theorem
+from formal.verdict import Verdict
 from search.andor import AndOrProver
 from search.attempt import Attempt, Status
 from search.automation import AutomationProver
@@ -34,17 +46,73 @@ from search.treeview import write_tree
 log = logging.getLogger(__name__)
 
 PolicyFor = Callable[[str, int], PolicyValue]  # (theorem name, attempt index) -> the policy to use
+Render = Callable[[ProofStep], str]
+UNCHECKED = "the search found a proof that the trusted checker could not check (not counted as proved)"
 
 
-def build_prover(cfg: EvalConfig, policy: PolicyValue | None):
-    """The prover `cfg.prover` names, around `policy` (ignored by automation)."""
+def build_prover(cfg: EvalConfig, policy: PolicyValue | None, render: Render = render_coq):
+    """The prover `cfg.prover` names, around `policy` (ignored by automation), writing its proofs
+    with `render` (the theorem's backend's script writer)."""
     if cfg.prover == "automation":
         return AutomationProver(cfg.automation)
     if policy is None:
         raise ValueError(f"prover {cfg.prover} needs a policy")
-    return {"bestfirst": lambda: BestFirstProver(policy, cfg.bestfirst),
-            "andor": lambda: AndOrProver(policy, cfg.andor),
-            "htps": lambda: HTPSProver(policy, cfg.htps)}[cfg.prover]()
+    return {"bestfirst": lambda: BestFirstProver(policy, cfg.bestfirst, render=render),
+            "andor": lambda: AndOrProver(policy, cfg.andor, render=render),
+            "htps": lambda: HTPSProver(policy, cfg.htps, render=render)}[cfg.prover]()
+
+
+@dataclass
+class Pools:
+    """Warm proof-assistant processes shared by the theorems of a run, one pool per backend (both
+    start processes only when a session asks)."""
+
+    coq: ProcessPool | None = None
+    lean: REPLPool | None = None
+
+    def close(self) -> None:
+        for pool in (self.coq, self.lean):
+            if pool is not None:
+                pool.close()
+
+    def __enter__(self) -> Pools:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_pools(cfg: EvalConfig, max_idle: int) -> Pools:
+    return Pools(ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=max_idle),
+                 cfg.lean.make_pool(max_idle=max_idle))
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What one theorem's proof assistant gives an attempt: a session, the trusted checker, and the
+    renderer that turns the search's proof into that checker's script."""
+
+    open_session: Callable[[Theorem], Session]
+    check: Callable[[Theorem, str], Verdict]
+    render: Render
+
+
+def backend_for(theorem: Theorem, cfg: EvalConfig, pools: Pools | None = None) -> Backend:
+    if theorem.backend == "lean":
+        lean_pool = pools.lean if pools is not None else None
+        return Backend(lambda t: LeanSession(t, cfg.lean, lean_pool),
+                       lambda t, script: verify_lean_proof(t, script, cfg.lean_checker), render_lean)
+    coq_pool = pools.coq if pools is not None else None
+    return Backend(lambda t: CoqSession(t, cfg.coq, coq_pool),
+                   lambda t, script: verify_proof(t, script, cfg.checker), render_coq)
+
+
+def with_prelude(theorem: Theorem, cfg: EvalConfig) -> Theorem:
+    """Coq: the prelude goes before the statement's own header (the checker sees the same header).
+    A Lean statement's header is complete as the suite gives it."""
+    if theorem.backend != "coq":
+        return theorem
+    return dataclasses.replace(theorem, header=f"{cfg.prelude}\n{theorem.header}")
 
 
 def scripted_policies(cfg: EvalConfig) -> PolicyFor:
@@ -102,26 +170,33 @@ class Artifacts:
         if not self.records or proof is None:
             return
         rec = search_record(theorem.name, proof, statement=theorem.declaration(), file_path=theorem.source,
-                            source=self.source)
+                            backend=theorem.backend, source=self.source)
         with self._lock:
             append_records(self.records_path, [rec])
 
 
 def make_prove_one(cfg: EvalConfig, policy_for: PolicyFor | None, artifacts: Artifacts,
-                   pool: ProcessPool | None = None) -> Callable[[Theorem], Attempt]:
+                   pools: Pools | None = None) -> Callable[[Theorem], Attempt]:
     def prove_one(theorem: Theorem) -> Attempt:
-        theorem = dataclasses.replace(theorem, header=f"{cfg.prelude}\n{theorem.header}")
+        theorem = with_prelude(theorem, cfg)
+        backend = backend_for(theorem, cfg, pools)
+        unchecked: list[str] = []  # why the checker could not run on a claimed proof
 
         def verify(script: str) -> tuple[bool, str]:
-            v = verify_proof(theorem, script, cfg.checker)
+            try:
+                v = backend.check(theorem, script)
+            except EnvironmentCrash as e:  # e.g. LeanToolMissing: no verdict at all, so no proof
+                unchecked.append(str(e))
+                return False, f"the checker could not run: {e}"
             return v.verified, v.message or v.reason
 
         tries: list[Attempt] = []
         env: dict[str, float] = {}
         for i in range(cfg.effective_attempts):
-            prover = build_prover(cfg, policy_for(theorem.name, i) if cfg.uses_policy and policy_for else None)
+            policy = policy_for(theorem.name, i) if cfg.uses_policy and policy_for else None
+            prover = build_prover(cfg, policy, backend.render)
             try:
-                with CoqSession(theorem, cfg.coq, pool) as session:
+                with backend.open_session(theorem) as session:
                     a = prover.prove(theorem.name, session, verify)
                     _add(env, session.stats.as_dict())
             except InvalidStatement as e:
@@ -137,7 +212,12 @@ def make_prove_one(cfg: EvalConfig, policy_for: PolicyFor | None, artifacts: Art
             if proved:
                 artifacts.record(theorem, getattr(prover, "last_proof", None))
                 break
-        return _combine(theorem.name, tries, env)
+            if unchecked:  # the next attempt's proof could not be checked either
+                break
+        row = _combine(theorem.name, tries, env)
+        if unchecked and row.status is not Status.PROVED:
+            row.status, row.proof, row.message = Status.ENV_ERROR, None, f"{UNCHECKED}: {unchecked[-1]}"
+        return row
 
     return prove_one
 
@@ -155,7 +235,8 @@ def _combine(name: str, tries: list[Attempt], env: dict) -> Attempt:
     if proved is not None:
         status, proof, message = Status.PROVED, proved.proof, proved.message
     elif any(a.status is Status.FAILED for a in tries):
-        status, proof, message = Status.FAILED, None, next(a for a in reversed(tries) if a.status is Status.FAILED).message
+        failed = next(a for a in reversed(tries) if a.status is Status.FAILED)
+        status, proof, message = Status.FAILED, None, failed.message
     else:
         status, proof, message = last.status, None, last.message
     env = {**env, "attempts": len(tries), "stopped_by": last.env.get("stopped_by", last.status.value)}
@@ -167,8 +248,8 @@ def _combine(name: str, tries: list[Attempt], env: dict) -> Attempt:
 @dataclass
 class ProverFactory:
     """Builds the theorem prover inside a Ray actor: configs, paths and a picklable policy client only,
-    so it pickles; each actor gets its own Coq process pool. Tree views and records go to `out_dir`,
-    which on a cluster must be a shared file system."""
+    so it pickles; each actor gets its own Coq and Lean process pools. Tree views and records go to
+    `out_dir`, which on a cluster must be a shared file system."""
 
     cfg: EvalConfig
     out_dir: str
@@ -177,7 +258,7 @@ class ProverFactory:
 
     def __call__(self) -> ActorProver:
         cfg = self.cfg
-        pool = ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=1)
+        pools = make_pools(cfg, max_idle=1)
         artifacts = Artifacts(Path(self.out_dir), cfg.trees, cfg.max_trees, cfg.records, source=self.source)
         if not cfg.uses_policy:
             policy_for = None
@@ -185,17 +266,19 @@ class ProverFactory:
             policy_for = scripted_policies(cfg)
         else:
             policy = self.policy
-            policy_for = lambda name, attempt: policy
-        return ActorProver(make_prove_one(cfg, policy_for, artifacts, pool), pool)
+
+            def policy_for(name: str, attempt: int) -> PolicyValue:
+                return policy
+        return ActorProver(make_prove_one(cfg, policy_for, artifacts, pools), pools)
 
 
 @dataclass
 class ActorProver:
     prove_one: Callable[[Theorem], Attempt]
-    pool: ProcessPool
+    pools: Pools
 
     def __call__(self, theorem: Theorem) -> Attempt:
         return self.prove_one(theorem)
 
     def close(self) -> None:
-        self.pool.close()
+        self.pools.close()

@@ -1,4 +1,7 @@
-"""What `proofzero eval` runs: one prover, its policy, its budget, and what to keep besides the results."""
+"""What `proofzero eval` runs: one prover, its policy, its budget, and what to keep besides the results.
+
+The proof assistant is the suite's: Coq theorems use `coq` and `checker` (and the `prelude`), Lean
+theorems `lean` (the REPL sessions) and `lean_checker` (the trusted checker); see docs/lean.md."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from dataclasses import dataclass, field
 
 from formal.coq.checker import CheckerConfig
 from formal.coq.session import CoqConfig
+from formal.lean.checker import LeanCheckerConfig
+from formal.lean.session import LeanConfig
 from search.andor import AndOrConfig
 from search.automation import AutomationConfig
 from search.bestfirst import BestFirstConfig
@@ -45,10 +50,10 @@ class EvalConfig:
     prover: str = "andor"  # automation | bestfirst | andor | htps
     attempts: int = 1  # pass@k: independent attempts per theorem, stopping at the first proof
     seed: int = 0
-    workers: int = 2  # theorems in flight at once, each with its own Coq process
+    workers: int = 2  # theorems in flight at once, each with its own Coq or Lean process
     runner: str = "threads"  # threads (one process) | ray (prover actors, local or a cluster: see `ray`)
-    # Put before each statement's own header so that the tactics the policy proposes exist; the
-    # checker verifies the proof with exactly this header.
+    # Coq only: put before each statement's own header so that the tactics the policy proposes exist;
+    # the checker verifies the proof with exactly this header. (A Lean statement's header is complete.)
     prelude: str = "From Coq Require Import Lia Lra Psatz."
     limit: int = 0  # only the first N theorems by name; 0 = all
     trees: str = "proved"  # tree views to write: proved | all | none
@@ -61,6 +66,8 @@ class EvalConfig:
     htps: HTPSConfig = field(default_factory=HTPSConfig)
     coq: CoqConfig = field(default_factory=CoqConfig)
     checker: CheckerConfig = field(default_factory=CheckerConfig)
+    lean: LeanConfig = field(default_factory=LeanConfig)  # Lean suites: the REPL and its limits
+    lean_checker: LeanCheckerConfig = field(default_factory=LeanCheckerConfig)  # Lean suites: the trusted checker
     ray: RayConfig = field(default_factory=RayConfig)  # runner=ray: ray.num_actors theorems in flight
 
     def __post_init__(self) -> None:

@@ -1,9 +1,16 @@
-"""Goals as the search sees them: structured hypotheses and a conclusion."""
+"""Goals as the search sees them: structured hypotheses and a conclusion, printed as the backend prints them.
+
+`Goal.printed` is what the policy reads and what search nodes are keyed by, so it must be the proof
+assistant's own layout. Coq's is rebuilt from the structure (hypotheses, a `====` rule, the
+conclusion). Lean's cannot be (case tags, `h : T`, `⊢`, its line breaks), so a Lean goal keeps the
+text Lean printed in `text` and `printed` returns it verbatim. `text` takes no part in equality: two
+goals are equal when their hypotheses and conclusion are.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _EVAR = re.compile(r"\?[A-Za-z_][\w']*")
 
@@ -25,10 +32,14 @@ class Hypothesis:
 class Goal:
     hypotheses: tuple[Hypothesis, ...]
     conclusion: str
+    text: str | None = field(default=None, compare=False, repr=False)  # the backend's own print (Lean)
 
     @property
     def printed(self) -> str:
-        """The goal as the proof assistant prints it (hypotheses, a rule, the conclusion)."""
+        """The goal as the proof assistant prints it: `text` when the backend gave it, else Coq's layout
+        (hypotheses, a rule, the conclusion)."""
+        if self.text is not None:
+            return self.text
         lines = [str(h) for h in self.hypotheses]
         return "\n".join([*lines, "============================", self.conclusion])
 
@@ -55,6 +66,7 @@ class GoalState:
 
     @property
     def printed(self) -> str:
+        """The goals as the proof assistant prints them, separated by blank lines (Coq and Lean alike)."""
         return "\n\n".join(g.printed for g in self.goals)
 
 

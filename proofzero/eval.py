@@ -1,34 +1,46 @@
-"""`proofzero eval --suite DIR --prover CONFIG [--prover CONFIG ...] [--checkpoint PATH] [--attempts k]`.
+"""`proofzero eval --suite DIR|SUITE.yaml --prover CONFIG [--prover CONFIG ...] [--checkpoint PATH] [--attempts k]`.
 
 Runs each prover config over the same suite with the same model and writes, under `--out`:
 `<prover>/results.json` (rows streamed to `.partial.jsonl` first, so a rerun resumes), `<prover>/trees/`
 (tree views), `<prover>/records.jsonl` (verified proofs as training records), and a side-by-side
 `comparison.{txt,json}` with `proved_vs_budget.png`.
+
+`--suite` is a suite directory (Rocq `.v` files, or a Lean 4 miniF2F tree) or a suite config
+(`configs/suites/*.yaml`, by path or by name: `suites/minif2f_lean4_valid`), which names the
+statements and informal files and sets the suite's Lean project and checker limits (under the
+command line's own `key=value` overrides). A Lean suite runs on the Lean REPL (`lean.*`) and is
+checked by the Lean checker (`lean_checker.*`): docs/lean.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.attempts import Artifacts, ProverFactory, make_prove_one, scripted_policies
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from eval.attempts import Artifacts, ProverFactory, make_pools, make_prove_one, scripted_policies
 from eval.config import EvalConfig
 from eval.report import format_comparison, write_comparison
 from eval.runner import RunResult, format_summary, run_suite
-from formal.coq.pool import ProcessPool
-from formal.suite import SuiteError, load_suite
+from formal.suite import Suite, SuiteError, load_suite
 from proofzero.cli import UserError
-from proofzero.config import load_config, resolve_config_path, to_dict
+from proofzero.config import CONFIG_DIR, load_config, resolve_config_path, to_dict
 from proofzero.prove import DEFAULT_SUITE, limit_suite
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--suite", default=str(DEFAULT_SUITE), help="suite directory (default: bundled valid split)")
+    p.add_argument("--suite", default=str(DEFAULT_SUITE),
+                   help="suite directory, or suite config (path or name under configs/, e.g. "
+                        "suites/minif2f_lean4_valid) (default: bundled Rocq valid split)")
     p.add_argument("--prover", action="append", default=None, metavar="CONFIG",
                    help="prover config (path or name under configs/, e.g. eval/andor); repeat to compare "
                         "(default: eval/andor)")
@@ -37,11 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attempts", type=int, default=None, metavar="K", help="pass@K: attempts per theorem")
     p.add_argument("--out", default=None, help="output directory (default: runs/eval/<suite>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every prover, e.g. andor.k=4")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides for every prover, e.g. andor.k=4")
 
 
-def load_configs(args: argparse.Namespace) -> list[EvalConfig]:
-    overrides = list(args.overrides)
+def load_configs(args: argparse.Namespace, suite_overrides: list[str] = ()) -> list[EvalConfig]:
+    """The prover configs, each with the suite config's settings, then the command line's, on top."""
+    overrides = [*suite_overrides, *args.overrides]
     if args.checkpoint:
         overrides.append(f"policy.checkpoint={args.checkpoint}")
     if args.attempts is not None:
@@ -54,6 +68,90 @@ def load_configs(args: argparse.Namespace) -> list[EvalConfig]:
         if c.uses_policy and c.policy.kind == "network" and not c.policy.checkpoint:
             raise UserError(f"prover {c.label} needs a model: --checkpoint PATH (or policy.kind=scripted)")
     return cfgs
+
+
+# -- suites: a directory, or a suite config naming one ------------------------------------------
+
+REPO = CONFIG_DIR.parent  # a suite config's relative paths are relative to the repository
+SUITE_INFO = ("toolchain", "mathlib_rev")  # what a suite config's `lean:` pins for the record only
+
+
+def load_suite_arg(arg: str) -> tuple[Suite, list[str]]:
+    """The suite `--suite` names, and the config overrides its suite config implies (none for a dir)."""
+    config = suite_config_path(arg)
+    if config is None:
+        try:
+            return load_suite(arg), []
+        except SuiteError as e:
+            raise UserError(str(e)) from None
+    return load_suite_config(config)
+
+
+def suite_config_path(arg: str) -> Path | None:
+    """`arg` as a suite config file (a path, or a name under configs/ or configs/suites/), if it is one."""
+    p = Path(arg)
+    if p.is_dir():
+        return None
+    for c in (p, CONFIG_DIR / p, CONFIG_DIR / "suites" / p):
+        for candidate in (c, c.with_name(c.name + ".yaml")):
+            if candidate.is_file() and candidate.suffix in (".yaml", ".yml"):
+                return candidate
+    return None
+
+
+def load_suite_config(path: Path) -> tuple[Suite, list[str]]:
+    """Load the statements a suite config names (env-var defaults resolved, relative paths from the
+    repository) and turn its settings into `key=value` overrides of the eval config."""
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except (OmegaConfBaseException, OSError) as e:
+        raise UserError(f"{path}: not a readable suite config ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not data.get("statements"):
+        raise UserError(f"{path}: a suite config needs `statements:` (the suite directory)")
+    informal = _repo_path(data["informal"]) if data.get("informal") else None
+    if informal is not None and not informal.is_file():
+        log.warning("%s: no informal statements at %s; loading the suite without them", path.name, informal)
+        informal = None
+    try:
+        suite = load_suite(_repo_path(data["statements"]), informal_path=informal)
+    except SuiteError as e:
+        raise UserError(f"{path.name}: {e}") from None
+    if data.get("format") and data["format"] != suite.format:
+        raise UserError(f"{path.name}: says format {data['format']}, but {suite.root} holds a {suite.format} suite")
+    if data.get("name"):
+        suite = dataclasses.replace(suite, name=str(data["name"]))
+    lean = dict(data.get("lean") or {})
+    pins = {k: lean.pop(k) for k in SUITE_INFO if k in lean}
+    if pins:
+        log.info("suite %s pins %s: the Lean project must match", suite.name,
+                 ", ".join(f"{k} {v}" for k, v in pins.items()))
+    return suite, _suite_overrides(suite.format, lean, dict(data.get("checker") or {}))
+
+
+def _suite_overrides(fmt: str, lean: dict, checker: dict) -> list[str]:
+    """Lean suites: `lean.project` is both the REPL's and the checker's project, other `lean:` keys
+    are `LeanConfig`'s, `checker:` is `LeanCheckerConfig`'s. Rocq suites: `checker:` is Coq's."""
+    def item(key: str, value) -> str:
+        return f"{key}={json.dumps(value)}"  # JSON is YAML: paths and lists arrive as they were
+
+    if fmt != "lean4":
+        return [item(f"checker.{k}", v) for k, v in checker.items()]
+    out = []
+    project = lean.pop("project", None)
+    if project:
+        where = str(_repo_path(project))
+        out += [item("lean.lean_project", where), item("lean_checker.project", where)]
+    out += [item(f"lean.{k}", v) for k, v in lean.items()]
+    out += [item(f"lean_checker.{k}", v) for k, v in checker.items()]
+    return out
+
+
+def _repo_path(value) -> Path:
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else REPO / p
+
+
+# -- models --------------------------------------------------------------------------------------
 
 
 def load_model(path: str):
@@ -121,8 +219,8 @@ def evaluate(suite, cfg: EvalConfig, policy_for, out_dir: Path, progress: bool =
     config = {**to_dict(cfg), "suite": suite.name}
     if cfg.runner == "ray":
         return _evaluate_on_ray(suite, cfg, out_dir, config, progress)
-    with ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=cfg.workers) as pool:
-        prove_one = make_prove_one(cfg, policy_for, artifacts, pool)
+    with make_pools(cfg, max_idle=cfg.workers) as pools:
+        prove_one = make_prove_one(cfg, policy_for, artifacts, pools)
         return run_suite(suite, prove_one, out_dir / "results.json", config, cfg.budget_text(), cfg.workers,
                          progress=progress)
 
@@ -145,7 +243,7 @@ class NetworkPolicyFactory:
 
 
 def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progress: bool) -> RunResult:
-    """Prover actors (each with its own Coq processes) over the suite; with a network policy, one
+    """Prover actors (each with its own Coq or Lean processes) over the suite; with a network policy, one
     policy-server actor holds the model and batches every actor's requests. A dead actor costs a retry."""
     try:
         from search.distributed import (
@@ -176,13 +274,13 @@ def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progre
 
 
 def run(args: argparse.Namespace) -> int:
-    cfgs = load_configs(args)
-    try:
-        suite = load_suite(args.suite)
-    except SuiteError as e:
-        raise UserError(str(e)) from None
-    if suite.format != "rocq":
-        raise UserError(f"suite {suite.name} is a {suite.format} suite; `eval` runs Coq suites only for now")
+    suite, suite_overrides = load_suite_arg(args.suite)
+    cfgs = load_configs(args, suite_overrides)
+    if suite.format == "lean4":
+        for c in cfgs:
+            if c.prover == "automation":
+                raise UserError(f"prover {c.label}: the automation baseline writes Coq scripts; "
+                                "on a Lean suite use andor, htps or bestfirst")
     if suite.drift:
         log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
     out = Path(args.out or Path("runs") / "eval" / suite.name)

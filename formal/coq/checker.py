@@ -11,7 +11,6 @@ opens can fake the audit: the file's own output is never read.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -24,20 +23,16 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from formal.coq.commands import IDENT, QUALID, declarations, find_forbidden, header_axioms
 from formal.coq.sandbox import TacticRejected, check_tactic
 from formal.coq.sentences import _FOCUS, CoqSyntaxError, split_sentences
 from formal.theorem import Theorem
+from formal.verdict import REASONS, Verdict  # noqa: F401  (moved there; re-exported for old imports)
 
 log = logging.getLogger(__name__)
-
-REASONS = (
-    "verified", "axiom", "admitted", "compile_error", "timeout", "memory", "not_found", "forbidden",
-    "invalid_input",
-)
 
 # The axioms the Coq 8.16 Reals library itself relies on, by fully qualified name. Obtained by running
 # `coqchk -o` over a library that `Require`s every module under Coq.Reals: its context summary lists
@@ -76,34 +71,6 @@ class CheckerConfig:
         for name in self.allowed_axioms:
             if not QUALID.fullmatch(name) or "." not in name:
                 raise ValueError(f"allowed axiom {name!r} is not a fully qualified name")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of one check. `assumptions` maps each checked theorem to the axioms it uses
-    (allowlisted ones by fully qualified name, the file's own by their name in the file)."""
-
-    verified: bool
-    reason: str
-    message: str
-    theorems: tuple[str, ...] = ()
-    assumptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.reason not in REASONS:
-            raise ValueError(f"unknown reason {self.reason!r}; expected one of {REASONS}")
-        if self.verified != (self.reason == "verified"):
-            raise ValueError(f"verified={self.verified} contradicts reason {self.reason!r}")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["theorems"] = list(self.theorems)
-        d["assumptions"] = {k: list(v) for k, v in self.assumptions.items()}
-        return d
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 def _fail(reason: str, message: str, theorems: Sequence[str] = (), **kw) -> Verdict:

@@ -1,7 +1,8 @@
 """The trusted checker for Lean 4: the only judge of "proved" for a Lean theorem.
 
 A proof counts only if three steps agree. (1) The script is untrusted text: a sandbox check rejects
-commands, `sorry`/`admit`, options and attributes before Lean sees it. (2) The whole file (the
+commands (`open` and `open Foo in` included; the statement's header, part of the problem, may open
+namespaces), `sorry`/`admit`, options and attributes before Lean sees it. (2) The whole file (the
 statement's header, the declaration, the indented script) is compiled from scratch by
 `lake env lean FILE` in a fresh process, in a fresh directory inside the Lean project, under a
 wall-clock limit and an address-space limit; any error fails the check. (3) `#print axioms` of the
@@ -31,9 +32,9 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from formal.coq.checker import Verdict  # one verdict type for both backends (see REASONS there)
 from formal.session import EnvironmentCrash
 from formal.theorem import Theorem
+from formal.verdict import Verdict  # one verdict type for both backends (REASONS there)
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +104,14 @@ class LeanCheckerConfig:
 # ---------------------------------------------------------------- the untrusted script
 
 # Whole words that begin a command or change what the kernel checks; none is a tactic
-# (`set_option` would allow `debug.skipKernelTC`). A second layer under formal/lean/sandbox.py.
+# (`set_option` would allow `debug.skipKernelTC`). A second layer under formal/lean/sandbox.py, and
+# as strict: `open` is refused in a proof too, `open Foo in tac` included (a proof can write names
+# qualified). Only the proof script is scanned: the statement's header is part of the problem and
+# may open namespaces (miniF2F's `open BigOperators Real Nat Topology Rat`).
 _FORBIDDEN_WORDS = (
     "sorry", "admit", "sorryAx", "axiom", "axioms", "theorem", "lemma", "def", "example", "instance",
     "abbrev", "opaque", "structure", "class", "inductive", "mutual", "import", "namespace", "section",
-    "end", "variable", "universe", "set_option", "macro", "macro_rules", "syntax", "elab", "elab_rules",
+    "end", "open", "variable", "universe", "set_option", "macro", "macro_rules", "syntax", "elab", "elab_rules",
     "notation", "infix", "infixl", "infixr", "prefix", "postfix", "attribute", "run_tac", "run_cmd",
     "run_elab", "run_meta", "initialize", "builtin_initialize", "declare_syntax_cat", "unsafe",
     "private", "protected", "noncomputable", "export", "implemented_by", "extern",

@@ -15,8 +15,10 @@ LeanDojo's `Dojo(theorem)` runs a theorem of a traced repository in a Lean proce
 
 LeanDojo's tactics act on the first goal of a whole proof state and it has no goal-level handle,
 so a state's goals stay together in one GoalState (one OR node), as in ReProver's best-first search:
-no AND nodes come from this backend. Results are recognised by class name, so a recorded double of
-the API stands in for `lean_dojo` in the tests, which run without it.
+no AND nodes come from this backend. Goals are read by `goals.py` (the REPL session's parser) and
+keep Lean's text, so `state.printed` is LeanDojo's `pp` (goals joined by one blank line). Results
+are recognised by class name, so a recorded double of the API stands in for `lean_dojo` in the
+tests, which run without it.
 
 LeanDojo reads its settings from the environment once, when it is first imported: `DojoConfig`
 sets them (`CACHE_DIR`, `DISABLE_REMOTE_CACHE`, `TMP_DIR`, `NUM_PROCS`, `TACTIC_MEMORY_LIMIT`)
@@ -29,22 +31,20 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from formal.goal import Goal, GoalState, Hypothesis
+from formal.goal import Goal, GoalState
 from formal.lean.checker import tactic_problem
+from formal.lean.goals import NO_GOALS, parse_goals
 from formal.result import EnvError, TacticError, TacticOk, TacticResult, TacticTimeout
 from formal.session import EnvironmentCrash, InvalidStatement, SessionStats
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
-
-NO_GOALS = "no goals"
 
 
 # ---------------------------------------------------------------- configuration and targets
@@ -142,53 +142,6 @@ def import_lean_dojo(config: DojoConfig) -> Any:
     return lean_dojo
 
 
-# ---------------------------------------------------------------- Lean's printed goals
-
-_CASE = re.compile(r"^case (\S.*)$")
-
-
-def parse_lean_goals(pp: str) -> tuple[Goal, ...]:
-    """Goals as Lean prints them: blocks separated by a blank line, each `case tag` (optional),
-    hypotheses `names : type` (`name : type := value` for a let), `⊢ conclusion`; a line that starts
-    with spaces continues the one before. The case tag has no place in `Goal` and is dropped."""
-    if pp.strip() == NO_GOALS:
-        return ()
-    goals = []
-    for block in re.split(r"\n\s*\n", pp.strip("\n")):
-        if "⊢" in block:
-            goals.append(_parse_goal(block))
-    return tuple(goals)
-
-
-def _parse_goal(block: str) -> Goal:
-    entries: list[str] = []
-    for line in block.splitlines():
-        if entries and line[:1].isspace():
-            entries[-1] += "\n" + line
-        elif line.strip():
-            entries.append(line)
-    hypotheses, conclusion = [], ""
-    for i, entry in enumerate(entries):
-        if entry.startswith("⊢"):
-            conclusion = "\n".join([entry[1:].strip(), *entries[i + 1:]]).strip()
-            break
-        if i == 0 and _CASE.match(entry):
-            continue
-        hypotheses.append(_hypothesis(entry))
-    return Goal(tuple(hypotheses), conclusion)
-
-
-def _hypothesis(entry: str) -> Hypothesis:
-    names, sep, rest = entry.partition(" : ")
-    if not sep:  # not a hypothesis line; keep it whole rather than guess
-        return Hypothesis((), entry.strip())
-    body = None
-    typ, eq, value = rest.partition(" := ")
-    if eq and not re.search(r"(?<![\w.])(let|have|fun|match)(?![\w'])|[λ↦]", typ):
-        rest, body = typ, value.strip()
-    return Hypothesis(tuple(names.split()), rest.strip(), body)
-
-
 # ---------------------------------------------------------------- results by class name
 
 
@@ -266,7 +219,7 @@ class DojoSession:
         if kind != "state":
             self.close()
             raise InvalidStatement(f"{target.full_name}: Dojo opened without a tactic state ({initial!r})")
-        goals = parse_lean_goals(pp)
+        goals = parse_goals(pp)
         self.theorem = target.theorem(statement=pp)
         self.root = self._new_state(goals, (), pp, initial)
 
@@ -407,7 +360,7 @@ class DojoSession:
         if kind == "given_up":
             return TacticError("the tactic gave up (sorry): never a proof", rejected=True)
         pp = str(value)
-        child = self._new_state(parse_lean_goals(pp), (*node.path, tac), pp, raw)
+        child = self._new_state(parse_goals(pp), (*node.path, tac), pp, raw)
         return TacticOk((child,))
 
     def _timed_out(self) -> TacticResult:

@@ -11,8 +11,9 @@ text the REPL is sent and a proof records. The check runs before Lean sees the t
   (calls an external SAT solver), `polyrith` (calls a web service);
 - commands, which in the checker's file would end the proof and start a declaration of their own:
   every command keyword (`theorem`, `def`, `axiom`, `import`, `set_option` (`debug.skipKernelTC`),
-  `open` (also `open Foo in tac`: names can be written qualified), `macro`, `elab`, `notation`,
-  `attribute`, `termination_by`, ...), `#`-commands (`#eval`, `#exit`), attributes `@[...]`;
+  `open` (also `open Foo in tac`: names can be written qualified; the statement's header, which is
+  part of the problem and never passes through here, may open namespaces), `macro`, `elab`,
+  `notation`, `attribute`, `termination_by`, ...), `#`-commands (`#eval`, `#exit`), attributes `@[...]`;
 - meta-programming and text Lean and this scanner might read differently: syntax quotations and
   name literals (backquote), interpolated and raw strings, `«escaped»` identifiers, control,
   format (bidi, zero-width) and odd space characters, tabs, unterminated comments or strings;

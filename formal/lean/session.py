@@ -18,7 +18,8 @@ the metavariable's own goal (`case w`); which goal is which is not exposed relia
 goals stay together in one state (one OR node), as they do when `all_goals sorry` does not answer
 one proof state per goal. `formal.goal.independent_groups` is not used: its variable pattern does
 not read Lean's `?m.12`, and a goal never shows its own metavariable, so it would split goals that
-are linked.
+are linked. Goals are read by `goals.py` and keep the text the REPL printed, so `state.printed` (the
+policy's input, the search's node key) is exactly what Lean showed, case tags included.
 
 Verdicts. A tactic's error messages make a TacticError even if the REPL also returns a state (it
 does, with the failing part admitted). No goals left is a proof when the REPL's `proofStatus`
@@ -45,7 +46,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from formal.goal import Goal, GoalState, Hypothesis
+from formal.goal import GoalState
+from formal.lean.goals import judge, mentions_metavariable, parse_goal
 from formal.lean.pool import HeaderError, REPLPool, WarmREPL, start_warm
 from formal.lean.repl import (
     CommandResponse,
@@ -103,106 +105,6 @@ class LeanConfig:
     def make_pool(self, **kwargs: int) -> REPLPool:
         """A pool of warm processes with this config's command and limits."""
         return REPLPool(self.repl_argv, self.project_dir(), self.memory_mb, self.start_timeout_s, **kwargs)
-
-
-# -- goals as Lean prints them -----------------------------------------------------------------
-
-_METAVARIABLE = re.compile(r"(?<![\w'!?.])\?[^\W\d]")
-_BINDS_VALUE = re.compile(r"(?<![\w.])(?:let|have|fun|match)(?![\w'])|[λ↦]")
-_OPEN, _CLOSE = "([{⟨⦃⟦", ")]}⟩⦄⟧"
-
-
-def case_tag(text: str) -> str | None:
-    """The goal's `case` tag (`case succ`), if Lean printed one."""
-    first = text.split("\n", 1)[0]
-    return first[5:] if first.startswith("case ") else None
-
-
-def mentions_metavariable(text: str) -> bool:
-    """Whether a printed goal shows a metavariable (`?w`, `?m.12`, `?u.3`); `List.head?` is none."""
-    return _METAVARIABLE.search(text) is not None
-
-
-def parse_goal(text: str) -> Goal:
-    """One goal as the REPL prints it: optional `case tag`, hypotheses `a b : T` or `x : T := v`,
-    then `⊢ conclusion`; a line that starts with a space continues the one before. The case tag
-    has no place in `Goal` (see `case_tag`). Text without a `⊢` line is kept whole as the conclusion."""
-    lines = text.split("\n")
-    if lines and lines[0].startswith("case "):
-        lines = lines[1:]
-    entries: list[str] = []
-    for line in lines:
-        if entries and (line[:1].isspace() or not line):
-            entries[-1] += "\n" + line
-        else:
-            entries.append(line)
-    for i, entry in enumerate(entries):
-        if entry.startswith("⊢"):
-            conclusion = "\n".join(entries[i:])[1:]
-            hyps = tuple(_hypothesis(e) for e in entries[:i])
-            return Goal(hyps, conclusion.removeprefix(" "))
-    return Goal((), text)
-
-
-def _hypothesis(entry: str) -> Hypothesis:
-    names, sep, rest = entry.partition(" : ")
-    if not sep or not names.strip():
-        return Hypothesis((), entry)
-    cut = _top_level(rest, " := ")
-    if cut is not None and not _BINDS_VALUE.search(rest[:cut]):
-        return Hypothesis(tuple(names.split()), rest[:cut], rest[cut + 4 :])
-    return Hypothesis(tuple(names.split()), rest)
-
-
-def _top_level(text: str, needle: str) -> int | None:
-    depth = 0
-    for i, c in enumerate(text):
-        if c in _OPEN:
-            depth += 1
-        elif c in _CLOSE:
-            depth -= 1
-        elif depth == 0 and text.startswith(needle, i):
-            return i
-    return None
-
-
-def format_goal(goal: Goal, tag: str | None = None) -> str:
-    """A Goal in Lean's layout (the inverse of `parse_goal`, with the case tag given back)."""
-    lines = [f"case {tag}"] if tag is not None else []
-    for h in goal.hypotheses:
-        if not h.names:
-            lines.append(h.type)
-            continue
-        value = f" := {h.body}" if h.body is not None else ""
-        lines.append(f"{' '.join(h.names)} : {h.type}{value}")
-    lines.append(f"⊢ {goal.conclusion}")
-    return "\n".join(lines)
-
-
-# -- verdicts ------------------------------------------------------------------------------------
-
-
-def judge(resp: TacticResponse | ErrorResponse, exact_status: bool = True) -> TacticResult | None:
-    """What the REPL's answer to one tactic means; None when goals remain (states to be made).
-
-    `exact_status`: whether the answer's proofStatus speaks for this state's goals alone (False in
-    states made by `all_goals sorry`, whose root still has the other goals admitted or open)."""
-    if isinstance(resp, ErrorResponse):
-        return TacticError(resp.message.removeprefix("Lean error:\n"))
-    if resp.errors:
-        return TacticError("\n\n".join(m.data for m in resp.errors))
-    if resp.sorries:
-        return TacticError("the tactic admitted a goal (`sorry`)")
-    if resp.goals:
-        return None
-    status = resp.proof_status
-    if status is None or status == "Completed":
-        return TacticOk(())
-    if status.startswith("Error"):
-        return TacticError(f"the kernel rejects the proof: {status}")
-    if exact_status:
-        return TacticError(f"no goals left, but the proof is not complete: {status}")
-    return TacticOk(())  # an isolated goal closed; the rest of the theorem is admitted there
 
 
 # -- the session --------------------------------------------------------------------------------
@@ -352,7 +254,8 @@ class LeanSession:
             raise ValueError(f"state {state!r} does not belong to this session") from None
 
     def printed(self, state: GoalState) -> str:
-        """The state exactly as Lean printed it (case tags included), goals separated by blank lines."""
+        """The state exactly as Lean printed it (case tags included), goals separated by blank lines;
+        the same text as `state.printed`."""
         return "\n\n".join(self._node(state).goals)
 
     def raw_goals(self, state: GoalState) -> tuple[str, ...]:

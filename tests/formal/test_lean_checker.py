@@ -4,7 +4,7 @@ Lean cannot be installed where this project is developed, so three kinds of test
 - pure ones: file assembly, the sandbox scan, the allowlist, and parsing Lean's output formats
   (strings in the exact formats of Lean 4's `#print axioms` and its command-line messages, taken
   from Lean's sources and test outputs);
-- process handling against a STAND-IN `lake` (a small script written by the tests, not Lean): it
+- process handling against a STAND-IN `lake` (tests/formal/lean/stand_in_lake.py, not Lean): it
   prints output in Lean's formats so that timeouts, kills, temp dirs, argv and the audit markers are
   exercised for real. It proves nothing about Lean itself;
 - live ones (`-m lean`), skipped unless `lake` is on PATH and $PROOFZERO_LEAN_PROJECT names a
@@ -42,6 +42,7 @@ from formal.lean.checker import (
 from formal.lean.suite import parse_lean_file
 from formal.session import EnvironmentCrash
 from formal.theorem import Theorem
+from tests.formal.lean.stand_in_lake import write_stand_in_lake
 
 HEADER = "import Mathlib\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat"
 THM = Theorem(name="mathd_algebra_10", statement="abs ((120 : ℝ) / 100 * 30 - 130 / 100 * 20) = 10",
@@ -106,6 +107,8 @@ def test_tactic_scripts_pass_the_scan(script):
     ("run_tac do Lean.logInfo \"x\"", "run_tac"),
     ("decide\n@[implemented_by f] def g := 1", "implemented_by"),
     ("decide\nend", "end"),
+    ("open Classical in\nexact em p", "open"),
+    ("open Real\nnorm_num", "open"),
     ("exact (by simp)\0", "NUL"),
     ("   \n  ", "empty"),
 ])
@@ -117,6 +120,18 @@ def test_commands_and_escapes_are_rejected(script, why, monkeypatch):
     monkeypatch.setattr(formal.lean, "sandbox", permissive, raising=False)
     problem = script_problem(script)  # the checker's own scan, alone
     assert problem is not None and why in problem
+
+
+def test_open_is_refused_in_a_proof_and_allowed_in_the_header():
+    """Both layers refuse `open` (and `open X in`) in a proof; the header is the problem's own and is
+    never scanned, so miniF2F's `open BigOperators Real Nat Topology Rat` stays in the file."""
+    from formal.lean.sandbox import check_script, check_tactic
+
+    for text in ("open Real in norm_num", "open Classical in exact em p"):
+        assert "open" in script_problem(text) and "open" in tactic_problem(text, "t")
+        assert check_script(text) and check_tactic(text)
+    assert script_problem("exact isOpen_univ.inter hU.isOpen") is None  # names containing `open` are fine
+    assert "open BigOperators Real Nat Topology Rat" in lean_file(THM, "norm_num", NONCE)
 
 
 def test_the_backend_sandbox_is_asked_first_and_the_scan_always_runs(monkeypatch):
@@ -239,61 +254,6 @@ def test_missing_lake_is_an_environment_error_not_a_verdict(tmp_path):
 
 # ---------------------------------------------------------------- process handling, stand-in lake
 
-STAND_IN = r'''
-# STAND-IN for `lake env lean FILE`: NOT Lean. Prints output in Lean 4's formats, chosen by
-# $FAKE_LEAN, for the file the checker wrote (the nonce markers and the name are read from it).
-import json, os, re, signal, subprocess, sys, time
-args = sys.argv[1:]
-path = args[-1]
-text = open(path, encoding="utf-8").read()
-with open(os.environ["FAKE_LEAN_LOG"], "w") as f:
-    json.dump({"argv": args, "cwd": os.getcwd(), "text": text}, f)
-markers = re.findall(r'#print "(PZAUDIT-\w+ (?:BEGIN|END))"', text)
-name = re.search(r"#print axioms (\S+)", text).group(1)
-line = text[: text.index("#print axioms")].count("\n") + 1
-mode = os.environ["FAKE_LEAN"]
-def audit(report):
-    print(markers[0]); print(report); print(markers[1])
-std = f"'{name}' depends on axioms: [propext, Classical.choice, Quot.sound]"
-if mode == "verified":
-    audit(std)
-elif mode == "no_axioms":
-    audit(f"'{name}' does not depend on any axioms")
-elif mode == "located":
-    print(f"{path}:{line - 1}:0: info: {markers[0]}")
-    print(f"{path}:{line}:0: info: '{name}' depends on axioms: [propext,\n Quot.sound]")
-    print(f"{path}:{line + 1}:0: info: {markers[1]}")
-elif mode == "sorry":
-    print(f"{path}:7:8: warning: declaration uses 'sorry'")
-    audit(f"'{name}' depends on axioms: [propext, sorryAx]")
-elif mode == "native_decide":
-    audit(f"'{name}' depends on axioms: [propext, Lean.ofReduceBool]")
-elif mode == "spoof":  # what a proof could print while it is elaborated: before the markers
-    print(f"'{name}' does not depend on any axioms")
-    audit(f"'{name}' depends on axioms: [sorryAx]")
-elif mode == "error":
-    print(f"{path}:9:2: error: linarith failed to find a contradiction\ncase a\nx : ℝ\n⊢ False")
-    audit(f"'{name}' depends on axioms: [sorryAx]")
-    sys.exit(1)
-elif mode == "statement_error":
-    print(f"{path}:8:4: error(lean.unknownIdentifier): unknown identifier 'foo'")
-    sys.exit(1)
-elif mode == "no_mathlib":
-    print(f"{path}:1:0: error: unknown module prefix 'Mathlib'\n\n"
-          "No directory 'Mathlib' or file 'Mathlib.olean' in the search path entries:")
-    sys.exit(1)
-elif mode == "lake_broken":
-    print("error: no such file or directory (error code: 2)\n  file: ./lakefile.lean")
-    sys.exit(1)
-elif mode == "no_markers":
-    print(f"'{name}' does not depend on any axioms")
-elif mode == "hang":
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    open(os.environ["FAKE_LEAN_LOG"] + ".child", "w").write(str(child.pid))
-    time.sleep(60)
-elif mode == "killed":
-    os.kill(os.getpid(), signal.SIGKILL)
-'''
 
 
 @pytest.fixture
@@ -302,10 +262,7 @@ def stand_in(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
     (project / "lakefile.toml").write_text('name = "checks"\n')
-    lake = tmp_path / "bin" / "lake"
-    lake.parent.mkdir()
-    lake.write_text(f"#!{sys.executable}\n{STAND_IN}")
-    lake.chmod(0o755)
+    lake = write_stand_in_lake(tmp_path / "bin" / "lake")
     log = tmp_path / "fake.json"
     monkeypatch.setenv("FAKE_LEAN_LOG", str(log))
     return LeanCheckerConfig(project=str(project), lake=str(lake), timeout_s=20, memory_mb=None), log

@@ -11,18 +11,10 @@ import json
 import pytest
 
 from formal.goal import Goal, Hypothesis
+from formal.lean.goals import case_tag, format_goal, judge, mentions_metavariable, parse_goal, parse_goals
 from formal.lean.pool import REPLPool
 from formal.lean.repl import parse_response
-from formal.lean.session import (
-    ISOLATE,
-    LeanConfig,
-    LeanSession,
-    case_tag,
-    format_goal,
-    judge,
-    mentions_metavariable,
-    parse_goal,
-)
+from formal.lean.session import ISOLATE, LeanConfig, LeanSession
 from formal.lean.suite import parse_lean_source
 from formal.result import EnvError, TacticError, TacticOk, TacticTimeout
 from formal.session import EnvironmentCrash, InvalidStatement
@@ -64,6 +56,8 @@ def test_replay_every_recorded_goal_parses_and_prints_back():
         goal = parse_goal(text)
         assert goal.conclusion and "⊢" not in goal.conclusion
         assert format_goal(goal, case_tag(text)) == text
+        assert goal.printed == text  # what the policy reads: Lean's own text, case tag included
+        assert parse_goals(text) == (goal,)
 
 
 def test_replay_mathlib_goal_strings():
@@ -98,6 +92,18 @@ def test_goal_layouts_not_in_the_recordings():
     assert format_goal(goal) == text
     assert parse_goal("h : let y := 3; y = 3\n⊢ True").hypotheses[0].body is None
     assert parse_goal("no turnstile") == Goal((), "no turnstile")
+    assert parse_goals(f"{text}\n\n\ncase b\n⊢ True\n") == (goal, Goal((), "True"))
+    assert parse_goals("no goals") == ()
+
+
+def test_lean_goals_compare_by_structure_and_print_as_lean():
+    """`Goal.text` is Lean's print: `printed` shows it, equality ignores it; a Goal without it prints
+    in Coq's layout (the Coq backend's, unchanged)."""
+    tagged = parse_goal("case pos\nx : Int\nh : x < 0\n⊢ x = x")
+    plain = Goal((Hypothesis(("x",), "Int"), Hypothesis(("h",), "x < 0")), "x = x")
+    assert tagged == plain and hash(tagged) == hash(plain)
+    assert tagged.printed == "case pos\nx : Int\nh : x < 0\n⊢ x = x"
+    assert plain.printed == "x : Int\nh : x < 0\n============================\nx = x"
 
 
 def test_metavariables_in_goal_text():
@@ -149,6 +155,8 @@ def test_replay_session_splits_goals_into_an_and_node(tmp_path):
         assert pos.goals[0].hypotheses[1] == Hypothesis(("h",), "x < 0")
         assert neg.goals[0].hypotheses[1] == Hypothesis(("h",), "¬x < 0")
         assert s.printed(pos).startswith("case pos\n")
+        assert pos.printed == s.printed(pos) == "case pos\nx : Int\nh : x < 0\n⊢ x = x"
+        assert s.root.printed == "x : Int\n⊢ x = x"
         assert s.path_of(neg) == ("by_cases h : x < 0",)
         assert s.isolations == 1
         # Each state is the REPL proof state `all_goals sorry` made for its goal (3 and 4).
@@ -168,6 +176,7 @@ def test_replay_session_keeps_goals_together_when_isolation_fails(tmp_path):
     with LeanSession(COMPLEX_AND, replay_config("proof_branching", "--log", str(log))) as s:
         (both,) = s.run_tactic(s.root, "apply And.intro").states
         assert [g.conclusion for g in both.goals] == ["p", "r"]
+        assert both.printed == "\n\n".join(recorded("proof_branching")[1][1]["goals"])  # as Lean printed
         (right,) = s.run_tactic(both, "exact h1.left").states
         (q,) = s.run_tactic(right, "apply h2").states
         assert q.goals[0].conclusion == "q"

@@ -29,8 +29,8 @@ from formal.lean.dojo import (
     DojoTarget,
     import_lean_dojo,
     map_result,
-    parse_lean_goals,
 )
+from formal.lean.goals import parse_goals
 from formal.result import EnvError, TacticError, TacticOk, TacticTimeout
 from formal.session import EnvironmentCrash, InvalidStatement
 from tests.formal.lean_dojo.replay import (
@@ -132,10 +132,20 @@ def test_replay_goals_of_one_state_stay_together():
     rec = load_recording()
     first = rec.answers[(rec.initial.pp, "revert x")].pp
     second = rec.answers[(rec.initial.pp, "ext")].pp
-    goals = parse_lean_goals(f"{first}\n\n{second}")  # two recorded goals, printed as Lean prints a state
+    goals = parse_goals(f"{first}\n\n{second}")  # two recorded goals, printed as Lean prints a state
     assert len(goals) == 2
     assert goals[0].conclusion.startswith("∀ (x : ι → R)") and goals[1].hypotheses[-1].names == ("x✝",)
-    assert parse_lean_goals("no goals") == ()
+    assert parse_goals("no goals") == ()
+    assert "\n\n".join(g.printed for g in goals) == f"{first}\n\n{second}"  # Lean's text, kept
+
+
+def test_replay_states_print_as_lean_printed_them():
+    """What the policy reads and the search keys on is LeanDojo's `pp`, case tag included."""
+    with open_replay()[0] as s:
+        assert s.root.printed == s.printed(s.root) == load_recording().initial.pp
+        (state,) = s.run_tactic(s.root, "ext").states
+        assert state.printed == s.printed(state) and state.printed.startswith("case h\n")
+        assert "⊢ x x✝ = " in state.printed and "=====" not in state.printed
 
 
 def test_replay_results_are_cached_per_state_and_tactic():

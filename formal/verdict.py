@@ -1,0 +1,40 @@
+"""The trusted checker's verdict, one type for every backend (Coq's `coqc` + `Print Assumptions`,
+Lean's `lake env lean` + `#print axioms`): only `verified` makes a proof count."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+REASONS = (
+    "verified", "axiom", "admitted", "compile_error", "timeout", "memory", "not_found", "forbidden",
+    "invalid_input",
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check. `assumptions` maps each checked theorem to the axioms it uses
+    (allowlisted ones by fully qualified name, the file's own by their name in the file)."""
+
+    verified: bool
+    reason: str
+    message: str
+    theorems: tuple[str, ...] = ()
+    assumptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASONS:
+            raise ValueError(f"unknown reason {self.reason!r}; expected one of {REASONS}")
+        if self.verified != (self.reason == "verified"):
+            raise ValueError(f"verified={self.verified} contradicts reason {self.reason!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["theorems"] = list(self.theorems)
+        d["assumptions"] = {k: list(v) for k, v in self.assumptions.items()}
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
