@@ -9,6 +9,10 @@ recomputed) and the decoder's key/value cache. Two ways to choose tactics:
 A tactic's `log_prob` is always the model's own (temperature 1) log-probability of its tokens, eos
 included when it finished: the prior the search uses, and what `ProofNet.tactic_log_probs` returns for
 the same tokens. Tactics come back sorted by log_prob, highest first.
+
+Tokens no tactic can contain (pad before the end, unk, the span-corruption sentinels, ids past the
+tokenizer's vocabulary) are never chosen: a weakly trained model still puts mass on them, and every
+such sample would be a tactic the environment must reject.
 """
 
 from __future__ import annotations
@@ -39,6 +43,17 @@ class ProofNetInference:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.tokenizer = model.config.tokenizer()
+        self._banned: torch.Tensor | None = None
+
+    def banned(self, vocab: int) -> torch.Tensor:
+        """Bool mask over the model's output ids: True where a tactic may not put that token."""
+        if self._banned is None or self._banned.shape[0] != vocab:
+            tok = self.tokenizer
+            mask = torch.ones(vocab, dtype=torch.bool, device=self.device)
+            mask[tok.offset : tok.offset + 256] = False  # the bytes
+            mask[tok.eos_id] = False
+            self._banned = mask
+        return self._banned
 
     def encode_states(self, states: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Right-padded (ids, mask); each state cut to max_state_length - 1 bytes, then eos."""
@@ -102,7 +117,8 @@ class ProofNetInference:
         cache = None
         for _ in range(max_len):
             logits, cache = self._step(enc, mask, tokens[:, -1], cache)
-            probs = (logits / temperature).softmax(-1)
+            allowed = logits.masked_fill(self.banned(logits.shape[-1]), float("-inf"))
+            probs = (allowed / temperature).softmax(-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
             nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
             step_lp = logits.log_softmax(-1).gather(-1, nxt[:, None]).squeeze(-1)
@@ -125,7 +141,7 @@ class ProofNetInference:
         cache = None
         for _ in range(max_len):
             logits, cache = self._step(enc, mask, tokens[:, -1], cache)
-            lp = logits.log_softmax(-1)
+            lp = logits.log_softmax(-1).masked_fill(self.banned(logits.shape[-1]), float("-inf"))
             frozen = torch.full_like(lp, float("-inf"))
             frozen[:, pad] = 0.0
             lp = torch.where(done[:, None], frozen, lp)

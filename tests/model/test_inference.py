@@ -73,3 +73,21 @@ def test_values_match_a_single_state_call(trained_tiny):
     for state, r in zip(STATES, batched):
         alone = inference.policy_value([state], k=1, method="beam", max_tactic_length=4)[0]
         assert r.value == pytest.approx(alone.value, abs=1e-4)
+
+
+@pytest.mark.parametrize("method", ["sample", "beam"])
+def test_an_untrained_model_never_writes_sentinels_pad_or_unk(tiny_config, method):
+    """Untrained, a third of the output mass sits on ids no tactic contains; none may come out."""
+    from model.proofnet import ProofNet
+
+    torch.manual_seed(0)
+    inference = ProofNetInference(ProofNet(tiny_config))
+    tok = inference.tokenizer
+    results = inference.policy_value(STATES, k=8, method=method, temperature=2.0, max_tactic_length=12,
+                                     generator=torch.Generator().manual_seed(0))
+    samples = [t for r in results for t in r.tactics]
+    assert len(samples) >= 2 * len(STATES)
+    for t in samples:
+        body = t.ids[:-1] if t.finished else t.ids
+        assert all(tok.offset <= i < tok.offset + 256 for i in body), t.ids
+        assert "<extra_id_" not in t.tactic
