@@ -56,7 +56,7 @@ test-fast: setup
 DEMO_SLICE ?= Arith Bool Lists
 DEMO_TRAIN_STEPS ?= 200
 DEMO_EVAL_LIMIT ?= 24
-DEMO_EXPANSIONS ?= 24
+DEMO_EXPANSIONS ?= 16
 
 demo: setup
 	coqlib=$$(coqc -where); $(BIN)/proofzero trace $(foreach d,$(DEMO_SLICE),"$$coqlib/theories/$(d)") --out $(DEMO_OUT)/trace
