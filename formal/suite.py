@@ -18,7 +18,7 @@ from pathlib import Path
 
 from formal.coq.suite import StatementParseError, parse_coq_file
 from formal.lean.suite import LeanParseError, parse_lean_file
-from formal.manifest import MANIFEST_NAME, INVALID, Manifest, ManifestError, load_manifest
+from formal.manifest import INVALID, MANIFEST_NAME, Manifest, ManifestError, load_manifest
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
