@@ -258,8 +258,8 @@ def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progre
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(ray_session(cfg.ray))
-        except RuntimeError as e:
-            raise UserError(str(e)) from None
+        except (RuntimeError, ConnectionError) as e:  # no cluster at ray.address, or Ray would not start
+            raise UserError(f"Ray: {str(e).splitlines()[0]}") from None
         policy = None
         if cfg.uses_policy and pc.kind == "network":
             factory = NetworkPolicyFactory(pc.checkpoint, pc.device, pc.method, pc.temperature)

@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import os
 import queue
+import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -103,6 +104,7 @@ def ray_session(cfg: RayConfig | None = None) -> Iterator[None]:
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if cfg.address:
+        _check_reachable(cfg.address)
         ray.init(address=cfg.address, log_to_driver=cfg.log_to_driver, logging_level=logging.WARNING)
         log.info("connected to the Ray cluster at %s: %s", cfg.address, ray.cluster_resources())
     else:
@@ -119,6 +121,17 @@ def ray_session(cfg: RayConfig | None = None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on: `ray.init` would keep retrying for minutes."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError):
+        raise ConnectionError(f"no Ray cluster answers at {address}") from None
 
 
 def _require_ray():

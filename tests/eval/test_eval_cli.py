@@ -149,3 +149,29 @@ def test_the_ray_runner_gives_the_same_rows(compared, tmp_path):
     assert {n: r["status"] for n, r in rows.items()} == {n: r["status"] for n, r in threads.items()}
     assert rows["both_sides"]["proof"] == threads["both_sides"]["proof"]  # seeded per theorem: same search
     assert sorted(p.name for p in (out / "andor" / "trees").glob("*.html")) == ["add_zero.0.html", "both_sides.0.html"]
+
+
+def test_the_ray_runner_joins_a_running_cluster_and_says_when_there_is_none(tmp_path):
+    """runner=ray ray.address=auto: a Ray head started apart (`ray start --head`, as on a cluster) runs the
+    actors; with no cluster at the address the error is one line."""
+    pytest.importorskip("ray")
+    import os
+    import shutil
+
+    ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent))
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    suite = _suite(tmp_path)
+    p = _eval("--suite", suite, "--out", tmp_path / "none", "--prover", "eval/andor", *SCRIPTED, "runner=ray",
+              "ray.address=127.0.0.1:1", check=False)
+    assert p.returncode == 2 and "Ray:" in p.stderr and "Traceback" not in p.stderr
+    subprocess.run([ray_cli, "start", "--head", "--port=6391", "--num-cpus=2", "--include-dashboard=false"],
+                   check=True, capture_output=True, env=env, timeout=120)
+    try:
+        out = tmp_path / "out"
+        _eval("--suite", suite, "--out", out, "--prover", "eval/andor", *SCRIPTED, "runner=ray", "ray.address=auto",
+              "ray.num_actors=2", "andor.max_expansions=30", "andor.k=6")
+        _, rows = _rows(out, "andor")
+        assert {n: r["status"] for n, r in rows.items()} == {
+            "add_zero": "proved", "both_sides": "proved", "false_nat": "failed", "broken": "invalid_statement"}
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
