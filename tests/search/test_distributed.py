@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,10 +166,23 @@ def test_an_actor_that_dies_every_time_is_an_env_error(ray_local, tmp_path):
     assert deaths == 2
 
 
+def _wait_dead(actor, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.ready.remote(), timeout=5)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the killed actor still answers")
+
+
 def test_an_actor_killed_from_outside_is_replaced(ray_local):
     with RayProverPool(PidProver(), RayConfig(num_actors=1, actor_options=ActorOptions(num_cpus=0.5))) as pool:
         first = pool(Theorem("a", "True"))
-        ray.kill(pool.actors[0])
+        dead = pool.actors[0]
+        ray.kill(dead)
+        _wait_dead(dead)  # ray.kill is asynchronous: a call sent at once may still reach the old process
         second = pool(Theorem("b", "True"))
         assert first.message != second.message  # proved on a fresh actor process
         assert pool.deaths == 1
