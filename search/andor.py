@@ -16,7 +16,7 @@ from formal.coq.proof import render_proof
 from formal.proof import ProofStep
 from formal.result import EnvError, TacticOk
 from formal.session import EnvironmentCrash, Session
-from search.attempt import Attempt, Status, conclude
+from search.attempt import Attempt, crashed, search_verdict
 from search.mcts import MCTS, Expansion, MCTSConfig, TacticOutcome
 from search.policy import PolicyValue
 from search.proof import extract_proof
@@ -105,20 +105,11 @@ class AndOrProver:
 
     def prove(self, name: str, session: Session, verify: Verify) -> Attempt:
         t0 = time.perf_counter()
-        attempt = Attempt(name=name, status=Status.FAILED)
         try:
             outcome = run_search(session, self.policy, self.config)
         except EnvironmentCrash as e:
-            attempt.status, attempt.message = Status.ENV_ERROR, str(e)
-            attempt.seconds = time.perf_counter() - t0
-            return attempt
+            return crashed(name, t0, e)
         self.last_tree, self.last_proof = outcome.tree, outcome.proof
-        attempt.tactics_used = outcome.tactics
-        attempt.env = {"expansions": outcome.expansions, "stopped_by": outcome.stopped_by,
-                       "simulations": outcome.tree.simulations, "tree_nodes": sum(1 for _ in outcome.tree.root.iter_nodes())}
-        script = self.render(outcome.proof) if outcome.proof is not None else None
-        conclude(attempt, script, verify, outcome.stopped_by, outcome.env_errors, outcome.expansions)
-        if script is not None and attempt.status is not Status.PROVED:
-            log.warning("%s: %s", name, attempt.message)
-        attempt.seconds = time.perf_counter() - t0
-        return attempt
+        env = {"simulations": outcome.tree.simulations, "tree_nodes": sum(1 for _ in outcome.tree.root.iter_nodes())}
+        return search_verdict(name, t0, outcome.proof, self.render, verify, outcome.stopped_by, outcome.env_errors,
+                              outcome.expansions, outcome.tactics, env)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import enum
+import logging
+import time
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 class Status(str, enum.Enum):
@@ -67,3 +71,22 @@ def conclude(attempt: Attempt, script: str | None, verify, stopped_by: str, env_
         attempt.status, attempt.message = Status.ENV_ERROR, env_errors[-1]
     else:
         attempt.message = f"budget spent ({stopped_by}): {expansions} expansions, {attempt.tactics_used} tactics"
+
+
+def search_verdict(name: str, t0: float, proof, render, verify, stopped_by: str, env_errors: list[str],
+                   expansions: int, tactics: int, env: dict) -> Attempt:
+    """The attempt of a tree search that ended normally: its budget and counters, then `conclude` on
+    the rendered proof (if any). `t0` is the attempt's `time.perf_counter()` start."""
+    attempt = Attempt(name=name, status=Status.FAILED, tactics_used=tactics,
+                      env={"expansions": expansions, "stopped_by": stopped_by, **env})
+    script = render(proof) if proof is not None else None
+    conclude(attempt, script, verify, stopped_by, env_errors, expansions)
+    if script is not None and attempt.status is not Status.PROVED:
+        log.warning("%s: %s", name, attempt.message)
+    attempt.seconds = time.perf_counter() - t0
+    return attempt
+
+
+def crashed(name: str, t0: float, error: Exception) -> Attempt:
+    """The attempt of a search whose environment could not be recovered."""
+    return Attempt(name=name, status=Status.ENV_ERROR, message=str(error), seconds=time.perf_counter() - t0)

@@ -32,7 +32,7 @@ from formal.goal import GoalState
 from formal.proof import ProofStep
 from formal.result import EnvError, TacticOk
 from formal.session import EnvironmentCrash, Session
-from search.attempt import Attempt, Status, conclude
+from search.attempt import Attempt, crashed, search_verdict
 from search.mcts import TacticOutcome
 from search.policy import Evaluation, PolicyValue
 
@@ -609,21 +609,12 @@ class HTPSProver:
 
     def prove(self, name: str, session: Session, verify: Verify) -> Attempt:
         t0 = time.perf_counter()
-        attempt = Attempt(name=name, status=Status.FAILED)
         try:
             outcome = run_htps(session, self.policy, self.config)
         except EnvironmentCrash as e:
-            attempt.status, attempt.message = Status.ENV_ERROR, str(e)
-            attempt.seconds = time.perf_counter() - t0
-            return attempt
+            return crashed(name, t0, e)
         self.last_tree, self.last_proof = outcome.graph, outcome.proof
-        attempt.tactics_used = outcome.tactics
-        attempt.env = {"expansions": outcome.expansions, "stopped_by": outcome.stopped_by,
-                       "simulations": outcome.graph.simulations, "batches": outcome.batches,
-                       "graph_nodes": len(outcome.graph.nodes)}
-        script = self.render(outcome.proof) if outcome.proof is not None else None
-        conclude(attempt, script, verify, outcome.stopped_by, outcome.env_errors, outcome.expansions)
-        if script is not None and attempt.status is not Status.PROVED:
-            log.warning("%s: %s", name, attempt.message)
-        attempt.seconds = time.perf_counter() - t0
-        return attempt
+        env = {"simulations": outcome.graph.simulations, "batches": outcome.batches,
+               "graph_nodes": len(outcome.graph.nodes)}
+        return search_verdict(name, t0, outcome.proof, self.render, verify, outcome.stopped_by, outcome.env_errors,
+                              outcome.expansions, outcome.tactics, env)
