@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from formal.goal import GoalState
-from formal.result import TacticResult
+from formal.result import EnvError, TacticResult
 from formal.theorem import Theorem
 
 
@@ -35,6 +36,19 @@ class SessionStats:
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 1) if isinstance(v, float) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def cached_run(stats: SessionStats, cache: dict[str, TacticResult], tactic: str,
+               run: Callable[[str], TacticResult]) -> TacticResult:
+    """`cache[tactic]`, or `run(tactic)` remembered there; an env error is not remembered (it may not
+    recur, so the tactic may be tried again later)."""
+    if tactic in cache:
+        stats.cache_hits += 1
+        return cache[tactic]
+    result = run(tactic)
+    if not isinstance(result, EnvError):
+        cache[tactic] = result
+    return result
 
 
 class Session(Protocol):

@@ -21,7 +21,7 @@ from formal.coq.sandbox import TacticRejected, check_tactic
 from formal.coq.sentences import CoqSyntaxError, split_sentences
 from formal.goal import GoalState, independent_groups
 from formal.result import EnvError, TacticError, TacticOk, TacticResult, TacticTimeout
-from formal.session import EnvironmentCrash, InvalidStatement, SessionStats
+from formal.session import EnvironmentCrash, InvalidStatement, SessionStats, cached_run
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
@@ -224,13 +224,7 @@ class CoqSession:
         except TacticRejected as e:
             self.stats.rejected += 1
             return TacticError(f"rejected: {e}", rejected=True)
-        if tac in node.children:
-            self.stats.cache_hits += 1
-            return node.children[tac]
-        result = self._run_with_recovery(node, tac)
-        if not isinstance(result, EnvError):  # an env error may not recur; allow a retry later
-            node.children[tac] = result
-        return result
+        return cached_run(self.stats, node.children, tac, lambda t: self._run_with_recovery(node, t))
 
     def _plan(self, node: _Node, tac: str) -> tuple[tuple[str, ...], str, bool]:
         """(path to stand on, sentence to run, whether the new focus holds only our goals)."""

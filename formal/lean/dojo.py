@@ -41,7 +41,7 @@ from formal.goal import Goal, GoalState
 from formal.lean.checker import tactic_problem
 from formal.lean.goals import NO_GOALS, parse_goals
 from formal.result import EnvError, TacticError, TacticOk, TacticResult, TacticTimeout
-from formal.session import EnvironmentCrash, InvalidStatement, SessionStats
+from formal.session import EnvironmentCrash, InvalidStatement, SessionStats, cached_run
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
@@ -318,13 +318,7 @@ class DojoSession:
         if problem := tactic_problem(tac, self.target.full_name):
             self.stats.rejected += 1
             return TacticError(f"rejected: {problem}", rejected=True)
-        if tac in node.children:
-            self.stats.cache_hits += 1
-            return node.children[tac]
-        result = self._run_with_recovery(node, tac)
-        if not isinstance(result, EnvError):  # an env error may not recur; allow a retry later
-            node.children[tac] = result
-        return result
+        return cached_run(self.stats, node.children, tac, lambda t: self._run_with_recovery(node, t))
 
     def _run_with_recovery(self, node: _Node, tac: str) -> TacticResult:
         last = ""

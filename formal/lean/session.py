@@ -60,7 +60,7 @@ from formal.lean.repl import (
 )
 from formal.lean.sandbox import check_tactic, normalize_tactic
 from formal.result import EnvError, TacticError, TacticOk, TacticResult, TacticTimeout
-from formal.session import EnvironmentCrash, InvalidStatement, SessionStats
+from formal.session import EnvironmentCrash, InvalidStatement, SessionStats, cached_run
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
@@ -278,13 +278,7 @@ class LeanSession:
             self.stats.rejected += 1
             return TacticError(f"rejected: {reason}", rejected=True)
         tac = normalize_tactic(tactic)
-        if tac in node.children:
-            self.stats.cache_hits += 1
-            return node.children[tac]
-        result = self._run_with_recovery(state.id, tac)
-        if not isinstance(result, EnvError):  # an env error may not recur; allow a retry later
-            node.children[tac] = result
-        return result
+        return cached_run(self.stats, node.children, tac, lambda t: self._run_with_recovery(state.id, t))
 
     def _run_with_recovery(self, node_id: int, tac: str) -> TacticResult:
         last = ""
