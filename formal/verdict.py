@@ -23,6 +23,9 @@ class Verdict:
     theorems: tuple[str, ...] = ()
     assumptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seconds: float = 0.0
+    # Axioms the problem's own header declares and the proof was allowed to use (part of the
+    # problem as posed, e.g. `Parameter Rfloor`); empty unless the caller chose to trust them.
+    trusted_axioms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reason not in REASONS:
@@ -34,6 +37,7 @@ class Verdict:
         d = asdict(self)
         d["theorems"] = list(self.theorems)
         d["assumptions"] = {k: list(v) for k, v in self.assumptions.items()}
+        d["trusted_axioms"] = list(self.trusted_axioms)
         return d
 
     def to_json(self) -> str:

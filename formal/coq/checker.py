@@ -1,34 +1,45 @@
 """The trusted checker: the only judge of "proved" anywhere in ProofZero.
 
-A proof counts only if three independent steps agree. (1) A scan of the file's sentences rejects
-commands that reach outside the sandbox (`Load`, `Drop`, `Redirect`, plugins, extraction) or switch
-off kernel checks (guard, positivity, universes). (2) `coqc` compiles the whole file from scratch in a
-fresh directory, under a wall-clock limit and an address-space limit. (3) A *separate* Coq process,
-which only `Require`s the compiled library, runs `Print Assumptions` on every checked theorem; each
-axiom must be on the allowlist. Step 3 runs apart so nothing the checked file prints, redefines or
-opens can fake the audit: the file's own output is never read.
+A proof counts only if independent steps agree. (1) Every sentence of the file is parsed as Coq
+parses it and must be on an allowlist of commands (`formal.coq.allowlist`): nothing that reads or
+writes files, loads code or weakens the kernel reaches Coq. (2) `coqc` compiles the whole file from
+scratch in a fresh directory that is the only writable path it sees (`formal.isolation`), under one
+wall-clock limit for the whole check and an address-space limit. (3) A *separate* Coq process, which
+only `Require`s the compiled library, runs `Print Assumptions` on every checked theorem; each axiom
+must be on the allowlist. (4) For a whole file, `coqchk -o` lists every axiom the library adds
+(admitted proofs in functor instances and `Goal`s included), so nothing in the file escapes the audit.
+Steps 3 and 4 run apart from the file, so nothing it prints, redefines or opens can fake them.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import re
-import resource
 import secrets
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from formal.coq.commands import IDENT, QUALID, declarations, find_forbidden, header_axioms
+from formal.coq.allowlist import find_forbidden
+from formal.coq.audit import (  # noqa: F401  (Assumptions, parse_assumptions: re-exported)
+    LIBRARY,
+    ROOT,
+    Assumptions,
+    audit_script,
+    judge,
+    parse_assumptions,
+    parse_coqchk_summary,
+    printed_name,
+)
+from formal.coq.audit import _blocks as audit_blocks
+from formal.coq.commands import IDENT, QUALID, Declaration, declarations, header_axioms
 from formal.coq.sandbox import TacticRejected, check_tactic
 from formal.coq.sentences import _FOCUS, CoqSyntaxError, split_sentences
+from formal.isolation import Completed, Limits, run_isolated
 from formal.theorem import Theorem
 from formal.verdict import REASONS, Verdict  # noqa: F401  (moved there; re-exported for old imports)
 
@@ -45,20 +56,19 @@ REALS_AXIOMS = (
     "Coq.Logic.FunctionalExtensionality.functional_extensionality_dep",
     "Coq.Logic.Classical_Prop.classic",
 )
-
-_ROOT, _LIBRARY = "ProofZeroAudit", "Candidate"  # the compiled file is ProofZeroAudit.Candidate
+MAX_SOURCE_CHARS = 8 * 2**20
 
 
 @dataclass(frozen=True)
 class CheckerConfig:
-    """Limits apply to each Coq process (the compile and the audit) separately."""
+    """`timeout_s` bounds the whole check (scan, compile, audit, coqchk); memory each process."""
 
     timeout_s: float = 60.0
     memory_mb: int = 4096  # address space; Coq needs about 1 GiB to load Reals
     allowed_axioms: tuple[str, ...] = REALS_AXIOMS
-    coqchk: bool = False  # also re-check the compiled library with coqchk (about 2 s more)
+    coqchk: bool = False  # proofs of one theorem: also re-check with coqchk (whole files always do)
     # verify_proof: axioms and parameters the problem's own header declares are part of the problem
-    # (amc12a_2016_p3 posits `Rfloor` and its specification); the verdict still lists them.
+    # (amc12a_2016_p3 posits `Rfloor` and its specification); the verdict lists the ones trusted.
     trust_header_axioms: bool = True
 
     def __post_init__(self) -> None:
@@ -77,57 +87,34 @@ def _fail(reason: str, message: str, theorems: Sequence[str] = (), **kw) -> Verd
     return Verdict(False, reason, message, tuple(theorems), **kw)
 
 
-# ---------------------------------------------------------------- running Coq under limits
+class _OutOfTime(Exception):
+    pass
 
 
-@dataclass(frozen=True)
-class _Run:
-    returncode: int
-    stdout: str
-    stderr: str
-    timed_out: bool
+@dataclass
+class _Check:
+    """One check in progress: its limits, its deadline and its scratch directory."""
 
-    @property
-    def out_of_memory(self) -> bool:
-        return not self.timed_out and (
-            "out of memory" in self.stderr.lower() or self.returncode == -signal.SIGKILL
-        )
+    config: CheckerConfig
+    workdir: Path
+    deadline: float
 
+    def remaining(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _OutOfTime
+        return left
 
-def _run_limited(argv: list[str], cwd: Path, config: CheckerConfig) -> _Run:
-    """Run a Coq tool in its own process group, so a timeout kills it and anything it started."""
-    limit = config.memory_mb * 2**20
-
-    def set_limits() -> None:  # runs in the child, before exec
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    env = dict(os.environ, HOME=str(cwd), TMPDIR=str(cwd))
-    log.debug("running %s in %s", argv, cwd)
-    proc = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, start_new_session=True, preexec_fn=set_limits,
-    )
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=config.timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        out, err = proc.communicate()
-    except BaseException:
-        _kill_group(proc)
-        raise
-    return _Run(proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"), timed_out)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    if proc.returncode is None:  # not reaped yet, so its pid (= group id) cannot have been reused
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def run(self, argv: list[str], what: str) -> Completed | Verdict:
+        """Run a Coq tool; a Verdict if it timed out, ran out of memory, or wrote outside."""
+        run = run_isolated(argv, self.workdir, Limits(self.remaining(), self.config.memory_mb))
+        if run.escaped:
+            return _fail("forbidden", f"{what} wrote outside its scratch directory: {', '.join(run.escaped[:3])}")
+        if run.timed_out:
+            raise _OutOfTime
+        if run.out_of_memory:
+            return _fail("memory", f"{what} ran out of memory (limit {self.config.memory_mb} MiB)")
+        return run
 
 
 def _tool(name: str) -> str:
@@ -151,124 +138,26 @@ def coq_error(stderr: str, max_lines: int = 6) -> str:
     return f"line {locs[-1].group(1)}: {text}" if locs else text
 
 
-def _process_failure(run: _Run, what: str, config: CheckerConfig) -> Verdict | None:
-    if run.timed_out:
-        return _fail("timeout", f"{what} ran past {config.timeout_s:g} s and was killed")
-    if run.out_of_memory:
-        return _fail("memory", f"{what} ran out of memory (limit {config.memory_mb} MiB)")
-    if run.returncode != 0:
-        return _fail("compile_error", f"{what} failed: {coq_error(run.stderr)}")
-    return None
+# ---------------------------------------------------------------- the audit processes
+
+_NOT_FOUND = re.compile(rf"The reference {ROOT}\.{LIBRARY}\.(\S+?) was not found")
 
 
-# ---------------------------------------------------------------- the axiom audit
-
-
-@dataclass(frozen=True)
-class Assumptions:
-    """What `Print Assumptions` reported for one theorem, as printed names."""
-
-    axioms: tuple[str, ...] = ()
-    unsafe: tuple[str, ...] = ()  # unchecked fixpoints, assumed positivity, type-in-type
-    section_variables: tuple[str, ...] = ()
-
-
-_HEADERS = ("Section Variables:", "Axioms:", "Transparent constants:", "Opaque constants:")
-_THEORY = ("Set is impredicative", "Type hierarchy is collapsed (logic is inconsistent)")
-_UNSAFE_ENTRY = re.compile(r"(\S+) (is assumed to be (?:guarded|positive)|relies on an unsafe hierarchy)\.")
-
-
-def parse_assumptions(block: str) -> Assumptions | None:
-    """Parse one `Print Assumptions` output; None if any line is not understood (never guess)."""
-    if block.strip() == "Closed under the global context":
-        return Assumptions()
-    sections: dict[str, list[str]] = {}
-    unsafe: list[str] = []
-    current: list[str] | None = None
-    for line in block.splitlines():
-        line = line.rstrip()
-        if not line:
-            continue
-        if line in _HEADERS:
-            current = sections.setdefault(line, [])
-        elif line in _THEORY:
-            unsafe.append(line)
-        elif current is None:
-            return None
-        elif line[0].isspace() or line[0] == ":":  # an entry's type, or a wrapped entry
-            if not current:
-                return None
-            current[-1] += " " + line.strip()
-        else:
-            current.append(line)
-    axioms = []
-    for entry in sections.get("Axioms:", []):
-        if m := _UNSAFE_ENTRY.fullmatch(entry):
-            unsafe.append(f"{m.group(1)} {m.group(2)}")
-        else:
-            axioms.append(entry.split()[0])
-    variables = tuple(entry.split()[0] for entry in sections.get("Section Variables:", []))
-    if not (axioms or unsafe or variables):
-        return None  # not closed, yet nothing assumed: output we do not understand
-    return Assumptions(tuple(axioms), tuple(unsafe), variables)
-
-
-def _marker(nonce: str, tag: str) -> str:
-    return f'Goal True. idtac "{nonce} {tag}". Abort.'
-
-
-def audit_script(nonce: str, theorems: Sequence[str], allowed: Sequence[str]) -> str:
-    """`Locate` tells how each allowlisted axiom is printed in this very environment (so a file's
-    look-alike `ClassicalDedekindReals.sig_forall_dec` cannot pass for it); then one
-    `Print Assumptions` per theorem, each between markers the checked file cannot know."""
-    lines = [f"Require {_ROOT}.{_LIBRARY}."]
-    for i, fqn in enumerate(allowed):
-        lines += [_marker(nonce, f"A{i}"), f"Locate Term {fqn}."]
-    for i, name in enumerate(theorems):
-        lines += [_marker(nonce, f"T{i}"), f"Print Assumptions {_ROOT}.{_LIBRARY}.{name}."]
-    lines.append(_marker(nonce, "END"))
-    return "\n".join(lines) + "\n"
-
-
-def _blocks(stdout: str, nonce: str) -> dict[str, str]:
-    parts = re.split(rf"^{re.escape(nonce)} (\S+)$", stdout, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2]))
-
-
-def printed_name(locate_block: str, fqn: str) -> str | None:
-    """How `fqn` is printed in the audit environment, or None if it is not loaded there."""
-    text = " ".join(locate_block.split())
-    shorter = r"(?: \(shorter name to refer to it in current context is (\S+?)\))?"
-    m = re.search(rf"(?:^| )Constant {re.escape(fqn)}{shorter}(?= |$)", text)
-    if not m:
-        return None
-    return m.group(1) or fqn
-
-
-def _local_name(printed: str) -> str | None:
-    """The name inside the checked file of an object printed as `printed`, if it is the file's."""
-    for prefix in (f"{_ROOT}.{_LIBRARY}.", f"{_LIBRARY}."):
-        if printed.startswith(prefix):
-            return printed[len(prefix):]
-    return None
-
-
-_NOT_FOUND = re.compile(rf"The reference {_ROOT}\.{_LIBRARY}\.(\S+?) was not found")
-
-
-def run_audit(workdir: Path, theorems: Sequence[str],
-              config: CheckerConfig) -> dict[str, Assumptions] | Verdict:
-    """Audit the compiled Candidate.vo in `workdir`; assumptions per theorem, or a failed Verdict.
+def _run_audit(check: _Check, theorems: Sequence[str]) -> dict[str, Assumptions] | Verdict:
+    """Audit the compiled Candidate.vo; assumptions per theorem, or a failed Verdict.
     Allowlisted axioms come back under their fully qualified names."""
+    config = check.config
     nonce = f"PZAUDIT-{secrets.token_hex(8)}"
-    (workdir / "Audit.v").write_text(audit_script(nonce, theorems, config.allowed_axioms))
-    run = _run_limited([_tool("coqc"), "-q", "-Q", ".", _ROOT, "Audit.v"], workdir, config)
-    if not run.timed_out and not run.out_of_memory and (m := _NOT_FOUND.search(" ".join(run.stderr.split()))):
+    (check.workdir / "Audit.v").write_text(audit_script(nonce, theorems, config.allowed_axioms))
+    run = check.run([_tool("coqc"), "-q", "-Q", ".", ROOT, "Audit.v"], "the axiom audit")
+    if isinstance(run, Verdict):
+        return replace(run, theorems=tuple(theorems))
+    if m := _NOT_FOUND.search(" ".join(run.stderr.split())):
         return _fail("not_found", f"{m.group(1)} does not exist after compilation (aborted or never closed?)",
                      theorems)
-    if failure := _process_failure(run, "the axiom audit", config):
-        return replace(failure, theorems=tuple(theorems))
-    blocks = _blocks(run.stdout, nonce)
+    if run.returncode != 0:
+        return _fail("compile_error", f"the axiom audit failed: {coq_error(run.stderr)}", theorems)
+    blocks = audit_blocks(run.stdout, nonce)
     canonical = {}
     for i, fqn in enumerate(config.allowed_axioms):
         if (short := printed_name(blocks.get(f"A{i}", ""), fqn)) is not None:
@@ -283,46 +172,27 @@ def run_audit(workdir: Path, theorems: Sequence[str],
     return result
 
 
-def _display_name(printed: str, allowed: Sequence[str]) -> str:
-    """The file's own objects by their name in the file, unless that reads like an allowlisted axiom
-    (a file can declare `Module Coq. Module Logic. ...`): then by their absolute name."""
-    local = _local_name(printed)
-    if local is None:
-        return printed
-    return f"{_ROOT}.{_LIBRARY}.{local}" if local in allowed else local
-
-
-def judge(audit: dict[str, Assumptions], allowed: Sequence[str], declared: set[str],
-          trusted: frozenset[str] = frozenset()) -> Verdict:
-    """Turn audited assumptions into a verdict: unsafe kernel settings, then admitted lemmas, then
-    other axioms, each worse than the next one. `trusted` are axioms the problem itself declares
-    (in a suite statement's header), by their name in the file."""
-    problems: dict[str, list[str]] = {"forbidden": [], "admitted": [], "axiom": []}
-    shown: dict[str, tuple[str, ...]] = {}
-    for name, a in audit.items():
-        shown[name] = tuple(_display_name(x, allowed) for x in a.axioms) + a.unsafe
-        for u in a.unsafe:
-            problems["forbidden"].append(f"{name}: {u}")
-        for v in a.section_variables:
-            problems["axiom"].append(f"{name} depends on section variable {v}")
-        for ax in a.axioms:
-            local = _local_name(ax)
-            if ax in allowed or (local is not None and local in trusted):
-                continue
-            if local is not None and local in declared:
-                problems["admitted"].append(f"{name} was admitted" if local == name
-                                            else f"{name} relies on {local}, which was admitted")
-            else:
-                where = " (declared in the checked file)" if local is not None else ""
-                problems["axiom"].append(
-                    f"{name} uses axiom {_display_name(ax, allowed)}{where}, not in the allowlist")
-    theorems = tuple(audit)
-    for reason, found in problems.items():
-        if found:
-            more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
-            return _fail(reason, "; ".join(found[:3]) + more, theorems, assumptions=shown)
-    listed = ", ".join(theorems[:5]) + (", ..." if len(theorems) > 5 else "")
-    return Verdict(True, "verified", f"{len(theorems)} theorem(s) verified: {listed}", theorems, shown)
+def _coqchk(check: _Check, theorems: Sequence[str], whole_file: bool,
+            explicit_axioms: frozenset[str]) -> Verdict | None:
+    """An independent kernel re-checks the compiled library (its dependencies are trusted). For a
+    whole file, its summary also names every axiom the file adds, which must then be none."""
+    run = check.run([_tool("coqchk"), "-silent", "-o", "-Q", ".", ROOT, "-norec", f"{ROOT}.{LIBRARY}"], "coqchk")
+    if isinstance(run, Verdict):
+        return replace(run, theorems=tuple(theorems))
+    if run.returncode != 0:
+        return _fail("compile_error", f"coqchk rejected the compiled file: {coq_error(run.stderr)}", theorems)
+    summary = parse_coqchk_summary(run.stdout + run.stderr)
+    if summary is None:
+        return _fail("compile_error", "coqchk printed output the checker does not understand", theorems)
+    if summary.unsafe:
+        return _fail("forbidden", f"coqchk reports {summary.unsafe[0]}", theorems)
+    own = summary.own_axioms()
+    if whole_file and own:
+        kinds = [f"axiom {a}" if a.rsplit(".", 1)[-1] in explicit_axioms else f"{a} (admitted)" for a in own]
+        reason = "axiom" if own[0].rsplit(".", 1)[-1] in explicit_axioms else "admitted"
+        more = f" (and {len(own) - 3} more)" if len(own) > 3 else ""
+        return _fail(reason, f"the file adds assumptions: {', '.join(kinds[:3])}{more}", theorems)
+    return None
 
 
 # ---------------------------------------------------------------- entry points
@@ -341,18 +211,44 @@ def verify_file(path: str | Path, config: CheckerConfig | None = None, *,
 
 def verify_source(text: str, theorem_names: Sequence[str] | None = None,
                   config: CheckerConfig | None = None) -> Verdict:
-    """Check Coq source. With `theorem_names`, exactly those are audited and must exist; without,
-    every theorem-like declaration in the file is."""
+    """Check Coq source. With `theorem_names`, exactly those are audited and must be declared in the
+    file; without, every theorem-like declaration is, and the file may add no axiom at all."""
     start = time.monotonic()
     if isinstance(theorem_names, str):
         theorem_names = [theorem_names]
-    verdict = _verify(text, theorem_names, config or CheckerConfig())
+    verdict = _verify(text, theorem_names, config or CheckerConfig(), start=start)
     log.debug("checker: %s (%s) in %.1f s", verdict.reason, verdict.message[:200], time.monotonic() - start)
     return replace(verdict, seconds=round(time.monotonic() - start, 3))
 
 
-def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig,
-            trusted: frozenset[str] = frozenset()) -> Verdict:
+class TheoremNameError(ValueError):
+    """A theorem name that does not pick exactly one theorem of the file."""
+
+
+def resolve_theorem(decls: Sequence[Declaration], name: str) -> Declaration:
+    """The one declaration `name` designates: its full name (`M.t`), or a suffix of exactly one
+    full name. A definition given by a term is not a theorem; a name declared twice is ambiguous."""
+    if not isinstance(name, str) or not QUALID.fullmatch(name):
+        raise TheoremNameError(f"not a Coq name: {name!r}")
+    exact = [d for d in decls if d.name == name]
+    found = exact or [d for d in decls if d.name.endswith(f".{name}")]
+    if len(found) > 1:
+        where = ", ".join(f"{d.name} ({d.kind}, line {d.sentence.line})" for d in found)
+        raise TheoremNameError(f"the name {name} is declared more than once: {where}")
+    if not found:
+        theorems = [d.name for d in decls if d.interactive]
+        known = f"; the file declares {', '.join(theorems[:8])}" if theorems else ""
+        raise TheoremNameError(f"no theorem named {name} in the file{known}")
+    d = found[0]
+    if not d.interactive:
+        raise TheoremNameError(f"{d.name} is a {d.kind} given by a term (line {d.sentence.line}), not a theorem to prove")
+    return d
+
+
+def _scan(text: str) -> list | Verdict:
+    """The file's sentences, or why the file is refused before Coq sees it."""
+    if len(text) > MAX_SOURCE_CHARS:
+        return _fail("invalid_input", f"the file is larger than {MAX_SOURCE_CHARS} characters")
     if "\0" in text:
         return _fail("invalid_input", "the file contains a NUL byte")
     try:
@@ -362,48 +258,63 @@ def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig,
     if found := find_forbidden(sentences):
         s, why = found
         return _fail("forbidden", f"line {s.line}: {why}")
-    decls = declarations(sentences)
-    targets = list(dict.fromkeys(names if names is not None else (d.name for d in decls)))
-    if bad := [n for n in targets if not isinstance(n, str) or not QUALID.fullmatch(n)]:
-        return _fail("invalid_input", f"not a Coq name: {bad[0]!r}")
+    return sentences
+
+
+def _verify(text: str, names: Sequence[str] | None, config: CheckerConfig,
+            trusted: frozenset[str] = frozenset(), *, start: float | None = None,
+            proof_of: str | None = None) -> Verdict:
+    start = time.monotonic() if start is None else start
+    sentences = _scan(text)
+    if isinstance(sentences, Verdict):
+        return sentences
+    decls = declarations(sentences, with_bodies=True)
+    if proof_of is not None:
+        targets = [proof_of]
+    else:
+        try:
+            targets = list(dict.fromkeys(
+                resolve_theorem(decls, n).name for n in names) if names is not None
+                else (d.name for d in decls if d.interactive))
+        except TheoremNameError as e:
+            reason = "invalid_input" if str(e).startswith("not a Coq name") else "not_found"
+            return _fail(reason, str(e))
     if not targets:
         return _fail("not_found", "no theorem to check in the file")
     with tempfile.TemporaryDirectory(prefix="proofzero-check-") as tmp:
-        return _compile_and_audit(Path(tmp), text, targets, {d.name for d in decls}, config, trusted)
+        workdir = Path(tmp) / "work"  # the scratch dir; the directory above it is ours alone
+        workdir.mkdir()
+        check = _Check(config, workdir, start + config.timeout_s)
+        try:
+            return _compile_and_audit(check, text, targets, decls, trusted,
+                                      whole_file=names is None and proof_of is None)
+        except _OutOfTime:
+            return _fail("timeout", f"the check ran past {config.timeout_s:g} s and was stopped", targets)
 
 
 # native_compute would compile and dynlink OCaml code: keep it to the VM (a smaller trusted base).
 _NO_NATIVE = ("-w", "-deprecated-native-compiler-option", "-native-compiler", "no")
 
 
-def _compile_and_audit(workdir: Path, text: str, targets: list[str], declared: set[str],
-                       config: CheckerConfig, trusted: frozenset[str] = frozenset()) -> Verdict:
-    (workdir / f"{_LIBRARY}.v").write_text(text)
-    run = _run_limited([_tool("coqc"), "-q", *_NO_NATIVE, "-Q", ".", _ROOT, f"{_LIBRARY}.v"],
-                       workdir, config)
-    if failure := _process_failure(run, "coqc", config):
-        return replace(failure, theorems=tuple(targets))
-    if not (workdir / f"{_LIBRARY}.vo").is_file():
+def _compile_and_audit(check: _Check, text: str, targets: list[str], decls: Sequence[Declaration],
+                       trusted: frozenset[str], whole_file: bool) -> Verdict:
+    (check.workdir / f"{LIBRARY}.v").write_text(text)
+    check.remaining()
+    run = check.run([_tool("coqc"), "-q", *_NO_NATIVE, "-Q", ".", ROOT, f"{LIBRARY}.v"], "coqc")
+    if isinstance(run, Verdict):
+        return replace(run, theorems=tuple(targets))
+    if run.returncode != 0:
+        return _fail("compile_error", f"coqc failed: {coq_error(run.stderr)}", targets)
+    if not (check.workdir / f"{LIBRARY}.vo").is_file():
         return _fail("compile_error", "coqc exited without writing the compiled library", targets)
-    if config.coqchk and (failure := _coqchk(workdir, config)):
-        return replace(failure, theorems=tuple(targets))
-    audit = run_audit(workdir, targets, config)
+    audit = _run_audit(check, targets)
     if isinstance(audit, Verdict):
         return audit
-    return judge(audit, config.allowed_axioms, declared, trusted)
-
-
-def _coqchk(workdir: Path, config: CheckerConfig) -> Verdict | None:
-    """An independent kernel re-checks the compiled library (its dependencies are trusted)."""
-    run = _run_limited([_tool("coqchk"), "-silent", "-o", "-Q", ".", _ROOT, "-norec", f"{_ROOT}.{_LIBRARY}"],
-                       workdir, config)
-    if failure := _process_failure(run, "coqchk", config):
-        return failure
-    summary = (run.stdout + run.stderr).splitlines()
-    unsafe = [line for line in summary if line.startswith(("* Constants/Inductives", "* Inductives"))]
-    if len(unsafe) != 3 or any(not line.rstrip().endswith("<none>") for line in unsafe):
-        return _fail("forbidden", "coqchk reports unsafe fixpoints, assumed positivity or type-in-type")
-    return None
+    verdict = judge(audit, check.config.allowed_axioms, {d.name for d in decls}, trusted)
+    if verdict.verified and (whole_file or check.config.coqchk):
+        if failure := _coqchk(check, targets, whole_file, header_axioms(text)):
+            return replace(failure, assumptions=verdict.assumptions)
+    return verdict
 
 
 # ---------------------------------------------------------------- proofs of one theorem
@@ -435,19 +346,24 @@ def sanitize_script(script: str) -> str:
     return "\n".join(pieces)
 
 
-def verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig | None = None) -> Verdict:
+def verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig | None = None, *,
+                 closing: str = "") -> Verdict:
     """Check `proof_script` as a proof of `theorem`: header + declaration + Proof. + script + Qed.
+    (+ `closing`, the `End M.` sentences of modules and sections the declaration sits in).
 
     Only the theorem itself is audited (its header may hold unrelated admitted lemmas; using one
     shows up in the theorem's own assumptions)."""
     start = time.monotonic()
-    verdict = _verify_proof(theorem, proof_script, config or CheckerConfig())
+    verdict = _verify_proof(theorem, proof_script, config or CheckerConfig(), closing, start)
     return replace(verdict, seconds=round(time.monotonic() - start, 3))
 
 
-def _verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig) -> Verdict:
+def _verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig, closing: str,
+                  start: float) -> Verdict:
     if theorem.backend != "coq":
         return _fail("invalid_input", f"the Coq checker cannot check a {theorem.backend} theorem")
+    if not isinstance(proof_script, str) or len(proof_script) > MAX_SOURCE_CHARS:
+        return _fail("invalid_input", "the proof script is not a string of reasonable size", [theorem.name])
     try:
         script = sanitize_script(proof_script)
     except ScriptRejected as e:
@@ -456,29 +372,36 @@ def _verify_proof(theorem: Theorem, proof_script: str, config: CheckerConfig) ->
         return _fail("invalid_input", f"malformed proof script: {e}", [theorem.name])
     header = theorem.header.rstrip()
     opening = f"{header}\n\n" if header else ""
-    text = f"{opening}{theorem.declaration()}\nProof.\n{script}\nQed.\n"
-    target = _target_name(text, len(opening), theorem.name, script)
+    ending = f"{closing.strip()}\n" if closing.strip() else ""
+    text = f"{opening}{theorem.declaration()}\nProof.\n{script}\nQed.\n{ending}"
+    target = _target_name(text, len(opening), theorem.name, script, closing)
     if isinstance(target, Verdict):
         return target
     try:
         trusted = header_axioms(theorem.header) if config.trust_header_axioms else frozenset()
     except CoqSyntaxError as e:
         return _fail("invalid_input", f"malformed header: {e}", [theorem.name])
-    return _verify(text, [target], config, trusted)
+    verdict = _verify(text, None, config, trusted, start=start, proof_of=target)
+    used = {a for axioms in verdict.assumptions.values() for a in axioms}
+    return replace(verdict, trusted_axioms=tuple(sorted(a for a in trusted if a in used)))
 
 
-
-def _target_name(text: str, offset: int, name: str, script: str) -> str | Verdict:
+def _target_name(text: str, offset: int, name: str, script: str, closing: str) -> str | Verdict:
     """The qualified name of the theorem, after checking the file is header, one declaration,
-    Proof., the script, Qed. (a statement with a stray '.' would otherwise change the shape)."""
+    Proof., the script, Qed. and the closing `End`s (a statement with a stray '.' would otherwise
+    change the shape)."""
     try:
         sentences = split_sentences(text)
+        ends = split_sentences(closing)
     except CoqSyntaxError as e:
         return _fail("invalid_input", f"malformed header or statement: {e}", [name])
+    if any(not re.fullmatch(rf"End {IDENT}", s.body) for s in ends):
+        return _fail("invalid_input", "the closing text may only end modules and sections", [name])
     tail = [s for s in sentences if s.start >= offset]
-    expected = 3 + len(split_sentences(script))
+    expected = 3 + len(split_sentences(script)) + len(ends)
     decl = [d for d in declarations(sentences) if d.sentence.start == offset]
+    qed = tail[-1 - len(ends)] if len(tail) > len(ends) else None
     if (not decl or not (decl[0].name == name or decl[0].name.endswith(f".{name}")) or len(tail) != expected
-            or tail[1].body != "Proof" or tail[-1].body != "Qed"):
+            or tail[1].body != "Proof" or qed is None or qed.body != "Qed"):
         return _fail("invalid_input", f"the statement of {name} is not a single declaration", [name])
     return decl[0].name

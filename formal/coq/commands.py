@@ -1,8 +1,8 @@
-"""What a Coq document's sentences do, read without running Coq.
+"""What a Coq document declares, read without running Coq.
 
-The trusted checker uses this to refuse commands that reach outside the sandbox or switch off
-kernel checks, to find the theorems it must audit (with the names Coq gives them), and to read
-which axioms a problem's own header posits.
+The trusted checker uses this to find the theorems it must audit (with the names Coq gives them)
+and to read which axioms a problem's own header posits. Which commands a checked file may contain
+at all is `formal.coq.allowlist`'s business.
 """
 
 from __future__ import annotations
@@ -11,84 +11,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from formal.coq.sentences import Sentence, _skip_string, split_sentences
+from formal.coq.sentences import Sentence, split_sentences
+from formal.coq.vernac import command_words
 
 IDENT = r"[^\W\d][\w']*"
 QUALID = re.compile(rf"{IDENT}(?:\.{IDENT})*")
-
-# ---------------------------------------------------------------- the command scan
-
-# Words that prefix a command without changing what it does.
-_PREFIXES = frozenset(
-    {"Local", "Global", "Export", "Polymorphic", "Monomorphic", "Cumulative", "NonCumulative", "Private",
-     "Program", "Time", "Fail", "Succeed", "Instructions"}
-)
-_UNSAFE_FLAGS = ("Guard Checking", "Positivity Checking", "Universe Checking", "Type In Type")
-
-
-def _attribute_end(body: str, i: int) -> int:
-    """`body[i:]` starts with ``#[``; the index just past the matching ``]`` (strings and nested
-    brackets respected, so ``#[deprecated(note="]")] Drop`` cannot hide its command)."""
-    depth, j = 0, i + 1
-    while j < len(body):
-        c = body[j]
-        if c == '"':
-            j = _skip_string(body, j + 1)
-            continue
-        depth += (c == "[") - (c == "]")
-        j += 1
-        if depth == 0:
-            return j
-    return len(body)  # unbalanced: Coq will not parse it either
-
-
-def command_words(body: str) -> list[str]:
-    """The words of a sentence after attributes and prefixes (``#[local] Time Fail Drop`` -> Drop...),
-    so callers see the command Coq will actually run."""
-    rest = body.lstrip()
-    while rest.startswith("#["):
-        rest = rest[_attribute_end(rest, 0):].lstrip()
-    words = rest.split()
-    while words:
-        if words[0] in _PREFIXES:
-            words = words[1:]
-        elif words[0] == "Timeout" and len(words) > 1 and words[1].isdigit():
-            words = words[2:]
-        else:
-            break
-    return words
-
-
-def forbidden_command(body: str) -> str | None:
-    """Why this sentence may not appear in a checked file, or None. Untrusted files must not leave
-    the scratch directory, load code, or weaken the kernel."""
-    words = command_words(body)
-    if re.search(r"\bbypass_check\b", body):
-        return "the bypass_check attribute switches off kernel checks"
-    head = " ".join(words[:4])
-    first = words[0] if words else ""
-    second = words[1] if len(words) > 1 else ""
-    if first in {"Drop", "Load", "Redirect", "Cd", "Quit", "Register"}:
-        return f"the command {first} is not allowed in a checked file"
-    if head.startswith(("Declare ML Module", "Add ML Path", "Add Rec ML Path", "Add LoadPath",
-                        "Add Rec LoadPath", "Remove LoadPath")):
-        return f"the command {' '.join(words[:3])} loads code or changes the load path"
-    if first.startswith("Extract") or (second.startswith("Extraction") and first != "Require"):
-        return "extraction commands write files"
-    if first in {"Set", "Unset"} and any(" ".join(words[1:]).startswith(f) for f in _UNSAFE_FLAGS):
-        return f"{' '.join(words[:3])} weakens the kernel"
-    if "Universes" in words[1:3] and first == "Print" and '"' in body:
-        return "Print Universes with a file name writes a file"
-    return None
-
-
-def find_forbidden(sentences: Iterable[Sentence]) -> tuple[Sentence, str] | None:
-    for s in sentences:
-        why = forbidden_command(s.body)
-        if why:
-            return s, why
-    return None
-
 
 # ---------------------------------------------------------------- declarations
 
@@ -104,10 +31,14 @@ class Declaration:
     name: str  # qualified by the enclosing modules (sections do not qualify)
     kind: str
     sentence: Sentence
+    interactive: bool = True  # proved in tactic mode (no `:=` body in the declaration)
+    enclosing: tuple[str, ...] = ()  # modules and sections open around it, outermost first
 
 
-def declarations(sentences: Iterable[Sentence]) -> list[Declaration]:
-    """Theorem-like declarations, with names as Coq will know them after the file ends.
+def declarations(sentences: Iterable[Sentence], *, with_bodies: bool = False) -> list[Declaration]:
+    """Theorem-like declarations, with names as Coq will know them after the file ends; with
+    `with_bodies`, also definitions given by a term (`Definition x := 1.`), so that a name lookup
+    can say what a name is instead of not finding it.
 
     Declarations inside functors and module types are skipped: they are not global constants.
     """
@@ -117,17 +48,20 @@ def declarations(sentences: Iterable[Sentence]) -> list[Declaration]:
         words = command_words(s.body)
         if not words:
             continue
-        if words[0] == "End" and len(words) == 2 and stack and stack[-1][1] == words[1]:
+        head = words[0]
+        if head == "End" and len(words) == 2 and stack and stack[-1][1] == words[1]:
             stack.pop()
-        elif words[0] == "Section" and len(words) == 2:
+        elif head == "Section" and len(words) == 2:
             stack.append(("section", words[1]))
-        elif words[0] == "Module" and ":=" not in s.body:
+        elif head == "Module" and ":=" not in words:
             _open_module(words, stack)
-        elif words[0] in THEOREM_KINDS or (words[0] in INTERACTIVE_KINDS and ":=" not in s.body):
-            m = re.match(IDENT, words[1]) if len(words) > 1 else None
-            if m and all(kind != "opaque" for kind, _ in stack):
+        elif head in THEOREM_KINDS or head in INTERACTIVE_KINDS or (with_bodies and head == "Let"):
+            interactive = head in THEOREM_KINDS or ":=" not in words
+            m = re.fullmatch(IDENT, words[1]) if len(words) > 1 else None
+            if m and (interactive or with_bodies) and all(kind != "opaque" for kind, _ in stack):
                 path = [name for kind, name in stack if kind == "module"]
-                out.append(Declaration(".".join([*path, m.group()]), words[0], s))
+                out.append(Declaration(".".join([*path, m.group()]), head, s, interactive,
+                                       tuple(name for _, name in stack)))
     return out
 
 

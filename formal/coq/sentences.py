@@ -33,52 +33,51 @@ class Sentence:
 
 def _skip_string(text: str, i: int) -> int:
     """`i` is just after an opening quote; return the index just after the closing one."""
-    n = len(text)
-    while i < n:
-        if text[i] == '"':
-            if i + 1 < n and text[i + 1] == '"':
-                i += 2
-                continue
-            return i + 1
-        i += 1
+    while (j := text.find('"', i)) != -1:
+        if text.startswith('""', j):
+            i = j + 2
+            continue
+        return j + 1
     raise CoqSyntaxError("unterminated string")
+
+
+_COMMENT_PART = re.compile(r'\(\*|\*\)|"')
 
 
 def _skip_comment(text: str, i: int) -> int:
     """`i` is just after an opening ``(*``; return the index just after the matching ``*)``."""
-    depth, n = 1, len(text)
-    while i < n:
-        if text.startswith("(*", i):
+    depth = 1
+    while (m := _COMMENT_PART.search(text, i)) is not None:
+        i = m.end()
+        if m.group() == "(*":
             depth += 1
-            i += 2
-        elif text.startswith("*)", i):
+        elif m.group() == "*)":
             depth -= 1
-            i += 2
             if depth == 0:
                 return i
-        elif text[i] == '"':
-            i = _skip_string(text, i + 1)
         else:
-            i += 1
+            i = _skip_string(text, i)
     raise CoqSyntaxError("unterminated comment")
+
+
+_COMMENT_OR_STRING = re.compile(r'\(\*|"')
 
 
 def strip_comments(text: str) -> str:
     """Replace every comment by one space (strings are kept verbatim)."""
     if "(*" not in text and '"' not in text:
         return text
-    out, i, n = [], 0, len(text)
-    while i < n:
-        if text.startswith("(*", i):
-            i = _skip_comment(text, i + 2)
+    out, i = [], 0
+    while (m := _COMMENT_OR_STRING.search(text, i)) is not None:
+        j = m.start()
+        out.append(text[i:j])
+        if m.group() == "(*":
+            i = _skip_comment(text, j + 2)
             out.append(" ")
-        elif text[i] == '"':
-            j = _skip_string(text, i + 1)
-            out.append(text[i:j])
-            i = j
         else:
-            out.append(text[i])
-            i += 1
+            i = _skip_string(text, j + 1)
+            out.append(text[j:i])
+    out.append(text[i:])
     return "".join(out)
 
 
@@ -95,10 +94,17 @@ def _is_terminator(text: str, i: int) -> bool:
     return run in (1, 3)
 
 
+_SPECIAL = re.compile(r'\(\*|"|\.')  # what can end or hide a sentence end: comments, strings, '.'
+
+
 def split_sentences(text: str) -> list[Sentence]:
-    """All sentences of `text`. Trailing text with no terminator is returned as a last sentence."""
+    """All sentences of `text`. Trailing text with no terminator is returned as a last sentence.
+
+    Linear in the length of the text: the scan jumps between comment, string and '.' positions,
+    and line numbers are counted incrementally (a hostile 1 MB file must not cost minutes)."""
     sentences: list[Sentence] = []
     i, n = 0, len(text)
+    line, counted = 1, 0  # line number of offset `counted`
     while i < n:
         # Skip blanks and comments before a sentence.
         if text[i].isspace():
@@ -116,15 +122,24 @@ def split_sentences(text: str) -> list[Sentence]:
         elif m := _FOCUS.match(text, i):
             i = m.end()
         else:
-            while i < n:
-                if text.startswith("(*", i):
-                    i = _skip_comment(text, i + 2)
-                elif text[i] == '"':
-                    i = _skip_string(text, i + 1)
-                elif _is_terminator(text, i):
-                    i += 1
-                    break
-                else:
-                    i += 1
-        sentences.append(Sentence(text[start:i], start, i, text.count("\n", 0, start) + 1))
+            i = _sentence_end(text, i)
+        line += text.count("\n", counted, start)
+        counted = start
+        sentences.append(Sentence(text[start:i], start, i, line))
     return sentences
+
+
+def _sentence_end(text: str, i: int) -> int:
+    """The index just past the terminator of the sentence starting at `i` (or the text's end)."""
+    n = len(text)
+    while (m := _SPECIAL.search(text, i)) is not None:
+        j = m.start()
+        if m.group() == "(*":
+            i = _skip_comment(text, j + 2)
+        elif m.group() == '"':
+            i = _skip_string(text, j + 1)
+        elif _is_terminator(text, j):
+            return j + 1
+        else:
+            i = j + 1
+    return n

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from formal.coq.sentences import CoqSyntaxError, Sentence, split_sentences, strip_comments
+from formal.coq.vernac import command_words, parse_command
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,17 @@ def _words(sentence_text: str) -> list[str]:
 
 
 def _is_declaration(sentence: Sentence) -> bool:
-    words = _words(sentence.text)
+    words = command_words(sentence.body)
     return len(words) >= 2 and words[0] in DECLARATION_KEYWORDS
+
+
+def _without_prefixes(code: str) -> str:
+    """The declaration from its keyword on (`#[local] Theorem t ...` -> `Theorem t ...`)."""
+    try:
+        tokens = parse_command(code).tokens
+    except CoqSyntaxError:
+        return code
+    return code[tokens[0].start:] if tokens else code
 
 
 def _pick_declaration(sentences: list[Sentence], name_hint: str) -> Sentence:
@@ -87,7 +97,7 @@ def _pick_declaration(sentences: list[Sentence], name_hint: str) -> Sentence:
     if not decls:
         raise StatementParseError(f"no {'/'.join(sorted(DECLARATION_KEYWORDS))} declaration found")
     for s in decls:
-        m = _DECLARATION.match(strip_comments(s.text).strip())
+        m = _DECLARATION.match(_without_prefixes(strip_comments(s.text).strip()))
         if m and m["name"] == name_hint:
             return s
     if name_hint:
@@ -95,13 +105,14 @@ def _pick_declaration(sentences: list[Sentence], name_hint: str) -> Sentence:
     return decls[-1]
 
 
-def split_declaration(sentence_text: str) -> tuple[str, str, str]:
-    """(name, binders, statement) of one `Theorem name binders : statement.` sentence."""
-    code = strip_comments(sentence_text).strip()
+def split_declaration(sentence_text: str, keywords: frozenset[str] = DECLARATION_KEYWORDS) -> tuple[str, str, str]:
+    """(name, binders, statement) of one `Theorem name binders : statement.` sentence (attributes
+    and control prefixes before the keyword are dropped; `keywords` are the kinds accepted)."""
+    code = _without_prefixes(strip_comments(sentence_text).strip())
     if code.endswith(".") and not code.endswith(".."):
         code = code[:-1]
     m = _DECLARATION.match(code)
-    if m is None or m["keyword"] not in DECLARATION_KEYWORDS:
+    if m is None or m["keyword"] not in keywords:
         raise StatementParseError(f"not a declaration: {code[:60]!r}")
     rest = m["rest"]
     colon = _top_level_colon(rest)

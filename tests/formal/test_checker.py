@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from formal import isolation
 from formal.coq import checker
 from formal.coq.checker import (
     REALS_AXIOMS,
@@ -162,7 +163,7 @@ FORBIDDEN = [
 
 @pytest.mark.parametrize("command", FORBIDDEN)
 def test_forbidden_commands_are_rejected_before_coq_runs(command, monkeypatch):
-    monkeypatch.setattr(checker, "_run_limited", lambda *a: pytest.fail("Coq must not run"))
+    monkeypatch.setattr(checker, "run_isolated", lambda *a, **k: pytest.fail("Coq must not run"))
     v = check(f"Lemma ok : True. exact I. Qed.\n(* a comment *)\n{command}\n")
     assert v.reason == "forbidden", v.message
     assert v.message.startswith(("line 3:", "line 4:"))
@@ -196,7 +197,7 @@ def test_loop_times_out_and_leaves_no_coq_process(monkeypatch):
             super().__init__(*args, **kwargs)
             started.append(self.pid)
 
-    monkeypatch.setattr(checker.subprocess, "Popen", Recording)
+    monkeypatch.setattr(isolation.subprocess, "Popen", Recording)
     v = check("Ltac loop := idtac; loop.\nLemma a : True. Proof. loop. Qed.",
               config=CheckerConfig(timeout_s=1.5))
     assert v.reason == "timeout" and not v.verified
