@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-import subprocess
+import shutil
 import tempfile
 from pathlib import Path
 
 from formal.coq.sentences import CoqSyntaxError, Sentence, split_sentences, strip_comments
+from formal.coq.allowlist import find_forbidden
 from formal.coq.vernac import command_words, parse_command
+from formal.isolation import Limits, run_isolated
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ DECLARATION_KEYWORDS = frozenset(
     {"Theorem", "Lemma", "Example", "Corollary", "Fact", "Remark", "Proposition", "Property"}
 )
 CHECK_TIMEOUT_S = 60.0
+STATEMENT_MEMORY_MB = 4096
 _MAX_REASON_CHARS = 400
 
 _STDLIB = re.compile(r"\bFrom(\s+)Stdlib(\s+)Require\b")
@@ -57,6 +60,9 @@ def parse_coq_source(text: str, name_hint: str = "", source: str = "") -> Theore
     except CoqSyntaxError as e:
         raise StatementParseError(str(e)) from None
     decl = _pick_declaration(sentences, name_hint)
+    # The header is untrusted like any file the checker compiles: a prover runs it in Coq.
+    if found := find_forbidden(s for s in sentences if s.start <= decl.start):
+        raise StatementParseError(f"forbidden: line {found[0].line}: {found[1]}")
     if not decl.text.rstrip().endswith("."):
         raise StatementParseError(f"declaration of {_words(decl.text)[1]!r} is not terminated by '.'")
     name, binders, statement = split_declaration(decl.text)
@@ -154,25 +160,32 @@ def check_source(theorem: Theorem) -> str:
 
 
 def check_statement(theorem: Theorem, timeout_s: float = CHECK_TIMEOUT_S, coqc: str = "coqc") -> str | None:
-    """None if the statement elaborates with this Coq, else Coq's error as one line.
+    """None if the statement elaborates with this Coq, else why not, as one line.
 
-    A fresh coqc in a scratch directory: the statement is compiled exactly as a prover would
-    start from it, and nothing is left behind. `FileNotFoundError` means there is no coqc.
+    A suite's header and statement are untrusted input like any other file: they go through the
+    checker's command allowlist first, then a fresh coqc compiles them exactly as a prover would
+    start from them, confined as the checker's own compiles are (`formal.isolation`).
+    `FileNotFoundError` means there is no coqc.
     """
+    source = check_source(theorem)
+    try:
+        found = find_forbidden(split_sentences(source))
+    except CoqSyntaxError as e:
+        return f"malformed Coq text: {e}"
+    if found:
+        return f"forbidden: line {found[0].line}: {found[1]}"
+    argv = [shutil.which(coqc) or coqc, "-q", "Statement.v"]
+    if shutil.which(argv[0]) is None:
+        raise FileNotFoundError(f"{coqc} not found on PATH")
     with tempfile.TemporaryDirectory(prefix="pz-stmt-") as tmp:
-        path = Path(tmp) / "Statement.v"
-        path.write_text(check_source(theorem), encoding="utf-8")
-        try:
-            done = subprocess.run(
-                [coqc, "-q", path.name],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            return f"timeout: the statement did not elaborate within {timeout_s:g}s"
+        work = Path(tmp) / "work"
+        work.mkdir()
+        (work / "Statement.v").write_text(source, encoding="utf-8")
+        done = run_isolated(argv, work, Limits(timeout_s, STATEMENT_MEMORY_MB))
+    if done.escaped:
+        return f"forbidden: compiling the statement wrote outside its scratch directory: {done.escaped[0]}"
+    if done.timed_out:
+        return f"timeout: the statement did not elaborate within {timeout_s:g}s"
     if done.returncode == 0:
         return None
     return coq_error_reason(done.stdout + done.stderr, done.returncode)
