@@ -133,10 +133,14 @@ def build_corpus(
     staging.mkdir(parents=True)
     splits = {s: PackedSplit(staging, s, cfg.seq_len, cfg.shard_sequences, tok.pad_id) for s in SPLITS}
     dropped: list[dict] = []
-    for key, blocks in iter_documents(sources, cfg, benchmarks or {}, dropped):
-        _add_document(splits[assign_split(key, cfg.split)], blocks, tok)
-    for s in splits.values():
-        s.close()
+    try:
+        for key, blocks in iter_documents(sources, cfg, benchmarks or {}, dropped):
+            _add_document(splits[assign_split(key, cfg.split)], blocks, tok)
+        for s in splits.values():
+            s.close()
+    except BaseException:  # a bad source: the corpus already at OUT, if any, stays as it was
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     manifest = {
         "format": "proofzero-packed-v1",
         "tokenizer": tok.config(),

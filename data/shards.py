@@ -66,13 +66,22 @@ def read_theorems(file: TraceFile) -> Iterator[TracedTheorem]:
         except LeanDojoFormatError as e:
             raise TraceInputError(str(e)) from None
         return
-    with file.path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    try:
+        f = file.path.open("rb")  # bytes, decoded a line at a time: a bad byte is reported with its line
+    except OSError as e:
+        raise TraceInputError(f"{file.path}: cannot read it ({e.strerror or e})") from None
+    with f:
+        for number, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TraceInputError(f"{file.path}:{number}: not a traced theorem (not UTF-8 text: "
+                                      f"byte {raw[e.start]:#04x} at column {e.start + 1})") from None
             if not line.strip():
                 continue
             try:
                 yield traced_theorem_from_json(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
                 raise TraceInputError(f"{file.path}:{number}: not a traced theorem ({e!r})") from None
 
 

@@ -82,21 +82,21 @@ def load_run_log(out: Path, key: str) -> dict[str, dict]:
     if not path.exists():
         return {}
     done: dict[str, dict] = {}
-    with path.open(encoding="utf-8") as f:
+    with path.open("rb") as f:  # bytes: a line that is not UTF-8 JSON is one more line cut by a kill
         try:
             head = json.loads(f.readline())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             head = {}
-        if head.get("key") != key:
+        if not isinstance(head, dict) or head.get("key") != key:
             log.warning("%s comes from another tracing config; tracing everything again", path)
             return {}
         for line in f:
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError:
+                if (out / "shards" / row["shard"]).exists():
+                    done[row["file_path"]] = row
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
                 continue  # a line cut by a kill
-            if (out / "shards" / row["shard"]).exists():
-                done[row["file_path"]] = row
     return done
 
 

@@ -93,18 +93,18 @@ def _load_partial(path: Path, key: str) -> dict[str, Attempt]:
     if not path.exists():
         return {}
     rows: dict[str, Attempt] = {}
-    with path.open() as f:
+    with path.open("rb") as f:  # bytes: a line that is not UTF-8 JSON is one more line cut by a crash
         try:
             head = json.loads(f.readline())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             head = {}
-        if head.get("key") != key:
+        if not isinstance(head, dict) or head.get("key") != key:
             log.warning("%s is from another config or suite; starting afresh", path)
             return {}
         for line in f:
             try:
                 a = Attempt.from_json(json.loads(line))
-            except (json.JSONDecodeError, KeyError, ValueError):
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, ValueError, TypeError, AttributeError):
                 continue  # a line cut by the crash
             rows[a.name] = a
     return rows

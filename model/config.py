@@ -64,7 +64,16 @@ class ProofNetConfig:
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides) -> ProofNetConfig:
         """A config from a YAML mapping of field names (unknown keys are an error), then `overrides`."""
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            raise ValueError(f"{path}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a readable YAML file ({getattr(e, 'strerror', None) or e})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a model config is a mapping of field names to values, not a {type(data).__name__}")
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}")

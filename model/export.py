@@ -52,17 +52,24 @@ def save_pretrained(model: ProofNet, out_dir: str | Path, *, training_info: dict
     replaced; any other non-empty directory is refused.
     """
     out = Path(out_dir)
-    if out.exists() and not _is_replaceable(out):
-        raise ValueError(f"{out} exists and is not an empty directory or an earlier export; not overwriting it")
+    check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         _write(model, tmp, training_info or {})
+        _check_reads_back(model, tmp, out)
         _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def check_target(out: str | Path) -> None:
+    """`save_pretrained` may write at `out`: nothing there, an empty directory or an earlier export."""
+    out = Path(out)
+    if out.exists() and not _is_replaceable(out):
+        raise ValueError(f"{out} exists and is not an empty directory or an earlier export; not overwriting it")
 
 
 def load_pretrained(path: str | Path) -> ProofNet:
@@ -115,6 +122,22 @@ def _write(model: ProofNet, out: Path, training_info: dict) -> None:
     (out / PROOFNET_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     _save_tokenizer(config.tokenizer(), out)
     (out / MODEL_CARD).write_text(model_card(model, training_info))
+
+
+def _check_reads_back(model: ProofNet, written: Path, out: Path) -> None:
+    """The export in `written` loads, and gives back every tensor of `model` exactly."""
+    try:
+        back = load_pretrained(written)
+    except Exception as e:  # noqa: BLE001 - whatever fails to read back is the same failed export
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{out}: the export did not read back ({first}); nothing written") from None
+    expected, got = model.state_dict(), back.state_dict()
+    differ = [k for k, v in expected.items()
+              if k not in got or got[k].shape != v.shape
+              or not torch.allclose(got[k].float(), v.detach().cpu().float(), rtol=0, atol=0, equal_nan=True)]
+    if differ:
+        raise ValueError(f"{out}: the export does not read back as the model ({len(differ)} of {len(expected)} "
+                         f"tensors differ, e.g. {', '.join(differ[:3])}); nothing written")
 
 
 def _save_tokenizer(tokenizer: ByteTokenizer, out: Path) -> None:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -37,7 +38,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: list
         cfg = OmegaConf.structured(schema)
         _thaw(cfg)  # frozen schemas are frozen once built, not while merging
         if path is not None:
-            cfg = OmegaConf.merge(cfg, OmegaConf.load(resolve_config_path(path)))
+            cfg = OmegaConf.merge(cfg, read_yaml(resolve_config_path(path)))
         bad = [o for o in overrides if "=" not in o]
         if bad:
             raise UserError(f"overrides must be key=value, got {bad}")
@@ -49,6 +50,26 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: list
     except (ValueError, TypeError) as e:  # raised by a schema's own __post_init__ validation
         raise UserError(f"bad config: {e}") from None
     return obj  # type: ignore[return-value]
+
+
+def read_yaml(path: Path) -> DictConfig:
+    """A YAML mapping as OmegaConf reads it; anything else (bad syntax, not text, a list or a scalar,
+    unreadable) is a one-line user error naming the file, and the line where the YAML parser says."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)  # the shape first: OmegaConf reads a bare word as a key
+        if data is not None and not isinstance(data, dict):
+            raise UserError(f"{path}: a config is a mapping of keys to values; this file holds a {type(data).__name__}")
+        return OmegaConf.create(text) if data is not None else OmegaConf.create()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"{path}{where}: not valid YAML ({problem})") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not a text file (byte {e.object[e.start]:#04x} at offset {e.start} is not UTF-8)") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror or e})") from None
 
 
 def _thaw(node: Any) -> None:

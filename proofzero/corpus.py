@@ -13,6 +13,7 @@ from pathlib import Path
 from proofzero.cli import UserError
 from proofzero.config import load_config, split_overrides
 from proofzero.dataset import load_benchmarks
+from proofzero.outputs import check_output_dir, removed_on_failure
 
 TRAILING_POSITIONALS = "inputs"  # `SOURCE... --out DIR key=value`: the dispatcher appends the trailing run
 
@@ -50,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.seq_len is not None:
         overrides.append(f"seq_len={args.seq_len}")
     cfg = load_config(CorpusConfig, args.config, overrides)
+    check_output_dir(args.out, "--out")
+    benchmarks = load_benchmarks(suites)
     try:
-        manifest = build_corpus(sources, args.out, cfg, load_benchmarks(suites))
+        with removed_on_failure(args.out):
+            manifest = build_corpus(sources, args.out, cfg, benchmarks)
     except (TraceInputError, CorpusSourceError) as e:
         raise UserError(str(e)) from None
     except OSError as e:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from proofzero.cli import UserError
 from proofzero.config import load_config, split_overrides
+from proofzero.outputs import check_output_dir, removed_on_failure
 
 if TYPE_CHECKING:
     from data.dataset import BuildReport
@@ -53,10 +54,12 @@ def run(args: argparse.Namespace) -> int:
     if not sources:
         raise UserError("no SOURCE given (only key=value overrides)")
     cfg = load_config(DatasetConfig, args.config, overrides)
+    check_output_dir(args.out, "--out")
     benchmarks = load_benchmarks(suites)
     datasets.disable_progress_bars()
     try:
-        report = build_dataset(sources, args.out, cfg, benchmarks)
+        with removed_on_failure(args.out):
+            report = build_dataset(sources, args.out, cfg, benchmarks)
     except TraceInputError as e:
         raise UserError(str(e)) from None
     except OSError as e:

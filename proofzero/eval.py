@@ -31,7 +31,8 @@ from eval.report import format_comparison, write_comparison
 from eval.runner import RunResult, format_summary, run_suite
 from formal.suite import Suite, SuiteError, load_suite
 from proofzero.cli import UserError
-from proofzero.config import CONFIG_DIR, load_config, resolve_config_path, to_dict
+from proofzero.config import CONFIG_DIR, load_config, read_yaml, resolve_config_path, to_dict
+from proofzero.outputs import check_output_dir, check_output_file
 from proofzero.prove import DEFAULT_SUITE, limit_suite
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,8 @@ def load_suite_config(path: Path) -> tuple[Suite, list[str]]:
     """Load the statements a suite config names (env-var defaults resolved, relative paths from the
     repository) and turn its settings into `key=value` overrides of the eval config."""
     try:
-        data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    except (OmegaConfBaseException, OSError) as e:
+        data = OmegaConf.to_container(read_yaml(path), resolve=True)
+    except OmegaConfBaseException as e:
         raise UserError(f"{path}: not a readable suite config ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict) or not data.get("statements"):
         raise UserError(f"{path}: a suite config needs `statements:` (the suite directory)")
@@ -212,6 +213,17 @@ class Policies:
                 close()
 
 
+def check_outputs(out: Path, labels: list[str]) -> None:
+    """Everything `run` writes can be written: checked before any prover starts."""
+    check_output_dir(out, "--out")
+    for name in ("comparison.json", "comparison.txt", "proved_vs_budget.png"):
+        check_output_file(out / name, "--out")
+    for label in labels:
+        check_output_dir(out / label, "--out")
+        check_output_file(out / label / "results.json", "--out")
+        check_output_file(out / label / "results.json.partial.jsonl", "--out")
+
+
 def evaluate(suite, cfg: EvalConfig, policy_for, out_dir: Path, progress: bool = True) -> RunResult:
     """One prover over the suite; rows, trees and records under `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -284,15 +296,19 @@ def run(args: argparse.Namespace) -> int:
     if suite.drift:
         log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
     out = Path(args.out or Path("runs") / "eval" / suite.name)
+    check_outputs(out, [c.label for c in cfgs])
+    parts = {cfg.label: limit_suite(suite, cfg.limit) for cfg in cfgs}
+    if not all(len(part) for part in parts.values()):
+        raise UserError(f"suite {args.suite} is empty")
     runs: dict[str, RunResult] = {}
     policies = Policies()
     try:
+        # Every model is loaded (and a bad checkpoint refused) before the first prover starts.
+        policy_for = {cfg.label: policies.policy_for(cfg) for cfg in cfgs}
         for cfg in cfgs:
-            part = limit_suite(suite, cfg.limit)
-            if not len(part):
-                raise UserError(f"suite {args.suite} is empty")
+            part = parts[cfg.label]
             log.info("%s on %s: %s", cfg.label, part.name, cfg.budget_text())
-            runs[cfg.label] = evaluate(part, cfg, policies.policy_for(cfg), out / cfg.label,
+            runs[cfg.label] = evaluate(part, cfg, policy_for[cfg.label], out / cfg.label,
                                        progress=not args.no_progress)
             print(format_summary(runs[cfg.label]) + "\n")
     finally:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from proofzero.cli import UserError
+from proofzero.outputs import check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +28,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.export import load_pretrained, save_pretrained
+    path = resolve_checkpoint(args.checkpoint)
+    check_output_dir(args.out_dir, "OUT_DIR")
+    if args.out_dir.resolve() == path.resolve() or path.resolve() in args.out_dir.resolve().parents:
+        raise UserError(f"OUT_DIR {args.out_dir} is inside the checkpoint {path}")
+
+    import transformers
+
+    from model.export import check_target, save_pretrained
     from train.checkpoint import CheckpointError, load_checkpoint
 
-    path = resolve_checkpoint(args.checkpoint)
+    transformers.utils.logging.disable_progress_bar()  # one line on stderr, even for an error
+    try:
+        check_target(args.out_dir)
+    except ValueError as e:
+        raise UserError(f"OUT_DIR {e}") from None
     try:
         loaded = load_checkpoint(path)
     except CheckpointError as e:
         raise UserError(str(e)) from None
     info = training_info(loaded, path)
     try:
+        # Written beside OUT_DIR, read back and compared tensor by tensor, then renamed into place.
         out = save_pretrained(loaded.model, args.out_dir, training_info=info)
     except ValueError as e:
         raise UserError(str(e)) from None
-    load_pretrained(out)  # what was written reads back
+    except OSError as e:
+        raise UserError(f"cannot write {args.out_dir}: {e.strerror or e}") from None
     n = loaded.model.num_parameters()
     print(f"exported {path} ({loaded.kind}, step {loaded.global_step}, {n / 1e6:.2f}M parameters) -> {out}")
     if args.push_to_hub:

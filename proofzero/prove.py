@@ -19,6 +19,7 @@ from formal.suite import Suite, SuiteError, load_suite
 from formal.theorem import Theorem
 from proofzero.cli import UserError
 from proofzero.config import load_config, to_dict
+from proofzero.outputs import check_output_file
 from search.attempt import Attempt, Status
 from search.automation import AutomationConfig, AutomationProver
 
@@ -47,6 +48,8 @@ class ProveConfig:
             raise ValueError(f"unknown prover {self.prover!r}; available: {', '.join(PROVERS)}")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if self.limit < 0:
+            raise ValueError(f"limit must be >= 0 (0: all theorems), got {self.limit}")
         # YAML reads a bare on/off as a boolean, which OmegaConf hands over as "True"/"False".
         object.__setattr__(self, "hammer", {"true": "on", "false": "off"}.get(self.hammer.lower(), self.hammer))
         if self.hammer not in ("auto", "on", "off"):
@@ -96,6 +99,8 @@ def make_prove_one(cfg: ProveConfig, pool: ProcessPool | None = None):
 
 def limit_suite(suite: Suite, limit: int) -> Suite:
     """The first `limit` problems by name (0: all), every view of the suite cut alike."""
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")  # a negative slice would drop theorems
     if not limit:
         return suite
     keep = set(sorted(suite.files)[:limit])
@@ -120,6 +125,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"prover={args.prover}"] if args.prover else [])
     cfg = effective_config(load_config(ProveConfig, args.config, overrides))
+    out = Path(args.out)
+    check_output_file(out, "--out")
+    check_output_file(out.with_name(out.name + ".partial.jsonl"), "--out")  # the rows, streamed
     try:
         suite = load_suite(args.suite)
     except SuiteError as e:
@@ -132,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
         log.warning("suite files differ from their manifest: %s", ", ".join(sorted(suite.drift)))
     suite = limit_suite(suite, cfg.limit)
     budget = f"pass@1, {cfg.automation.budget} tactic executions ({cfg.prover})"
-    out = Path(args.out)
     with ProcessPool(cfg.coq.argv(), cfg.coq.memory_mb, cfg.coq.start_timeout_s, max_idle=cfg.workers) as pool:
         result = run_suite(
             suite, make_prove_one(cfg, pool), out, to_dict(cfg), budget, cfg.workers, progress=not args.no_progress

@@ -14,6 +14,7 @@ from data.trace_run import format_summary, trace_files
 from data.trace_sources import TraceConfig, find_sources
 from proofzero.cli import UserError
 from proofzero.config import load_config, split_overrides
+from proofzero.outputs import check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no SOURCE given (a .v file, a directory or a source root of the config)")
     if args.out is None:
         raise UserError("--out DIR is required")
-    if args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out} exists and is not a directory")
+    check_output_dir(args.out, "--out")
     cfg = load_config(TraceConfig, args.config or "trace/stdlib.yaml", overrides)
     try:
         sources = find_sources(specs, cfg)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
+from pathlib import Path
 
 from proofzero.cli import UserError
 from proofzero.config import load_config, resolve_config_path, split_overrides
+from proofzero.outputs import check_output_dir
 
 STAGES = ("pretrain", "sft")
 TRAILING_POSITIONALS = "rest"
@@ -41,9 +44,15 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
     cfg = load_config(TrainConfig, path, [*overrides, f"stage={args.stage}"])
+    run_dir = Path(cfg.run_dir)
+    check_output_dir(run_dir, "run_dir")
+    fresh = not run_dir.exists()
     try:
         summary = train(cfg)
     except (DataError, TrainSetupError, CheckpointError) as e:
+        # A run that could not start leaves no run directory behind (one that has checkpoints stays).
+        if fresh and not any(run_dir.glob("checkpoints/*.ckpt")):
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise UserError(str(e)) from None
     if summary is not None:
         print(format_summary(summary))

@@ -39,6 +39,8 @@ class BestFirstConfig:
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_expansions < 1 or self.max_tactics < 0 or self.max_env_errors < 1:
             raise ValueError("k, max_expansions, max_env_errors must be >= 1; max_tactics >= 0")
+        if self.wall_limit_s < 0:  # a negative limit would stop every search before its first expansion
+            raise ValueError(f"wall_limit_s must be >= 0 (0: none), got {self.wall_limit_s}")
 
     def budget_text(self) -> str:
         return f"{self.max_expansions} expansions x {self.k} samples"

@@ -8,6 +8,7 @@ the Lightning hyper-parameters travel in the checkpoint's client state either wa
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,37 +44,90 @@ def load_checkpoint(path: str | Path) -> LoadedCheckpoint:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     if is_zero_checkpoint(path):
+        for archive in _zero_archives(path):
+            check_archive(archive)
         state, meta, kind = _read_zero(path), _zero_client_state(path), "zero"
     elif path.is_file():
+        check_archive(path)
         meta = _torch_load(path)
-        if not isinstance(meta, dict) or "state_dict" not in meta:
+        if not isinstance(meta, dict) or not isinstance(meta.get("state_dict"), dict):
             raise CheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
         state, kind = meta["state_dict"], "lightning"
     else:
         raise CheckpointError(f"{path}: neither a Lightning .ckpt file nor a DeepSpeed ZeRO checkpoint directory")
     hparams = meta.get("hyper_parameters") or {}
-    if "model_config" not in hparams:
+    if not isinstance(hparams, dict) or "model_config" not in hparams:
         raise CheckpointError(f"{path}: no model_config in its hyper-parameters (not written by `proofzero train`)")
     try:
         config = ProofNetConfig(**hparams["model_config"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: bad model_config ({e})") from None
     model = ProofNet(config)
-    net_state = net_state_dict(state)
-    missing, unexpected = model.load_state_dict(net_state, strict=False)
+    net_state = net_state_dict(state, path)
+    try:
+        missing, unexpected = model.load_state_dict(net_state, strict=False)
+    except RuntimeError as e:  # a tensor of the wrong shape
+        first = str(e).strip().splitlines()[-1].strip()
+        raise CheckpointError(f"{path}: weights do not fit the model config ({first})") from None
     missing = [k for k in missing if not k.endswith("lm_head.weight") or "t5.shared.weight" not in net_state]
     if missing or unexpected:
         raise CheckpointError(f"{path}: weights do not fit the model config (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return LoadedCheckpoint(model.eval(), hparams.get("train_config", {}), int(meta.get("global_step", 0)), kind)
+    train_config = hparams.get("train_config") or {}
+    try:
+        step = int(meta.get("global_step", 0))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{path}: global_step {meta.get('global_step')!r} is not a number") from None
+    if not isinstance(train_config, dict):
+        raise CheckpointError(f"{path}: its train_config is not a mapping")
+    return LoadedCheckpoint(model.eval(), train_config, step, kind)
 
 
-def net_state_dict(state: dict) -> dict[str, torch.Tensor]:
+def check_archive(path: Path) -> None:
+    """A checkpoint written as a zip archive (torch.save's format) has every member's CRC-32 checked:
+    torch.load does not, and reads flipped bytes as different weights without a word.
+
+    A member whose recorded CRC is 0 was written without checksums
+    (`torch.serialization.set_crc32_options(False)`) and cannot be checked. Files that are not zip
+    archives (torch's legacy format) are left to `torch.load`.
+    """
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as f:
+            if f.read(4) == b"PK\x03\x04":  # begins as a zip archive, but its directory at the end is gone
+                raise CheckpointError(f"{path}: corrupted checkpoint (a zip archive without its end: truncated?)")
+        return
+    member = "?"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                member = info.filename
+                if info.CRC == 0 and info.file_size:
+                    continue
+                with archive.open(info) as f:  # ZipExtFile checks the CRC once the member is read through
+                    while f.read(1 << 24):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as e:
+        raise CheckpointError(f"{path}: corrupted checkpoint (archive member {member}: {e})") from None
+
+
+def _zero_archives(path: Path) -> list[Path]:
+    """The `*.pt` archives of the tag that `latest` names (every tag's when there is no `latest`): the
+    model and optimizer states DeepSpeed consolidates, each read through once for its CRCs."""
+    latest = path / "latest"
+    tag = latest.read_text(encoding="utf-8", errors="replace").strip() if latest.is_file() else ""
+    root = path / tag if tag and (path / tag).is_dir() else path
+    return sorted(p for p in root.rglob("*.pt") if p.is_file())
+
+
+def net_state_dict(state: dict, path: Path | None = None) -> dict[str, torch.Tensor]:
     """`net.*` weights of a module state dict, wrapper prefixes removed, as fp32 on the CPU."""
     out = {}
     for key, tensor in state.items():
+        key = str(key)
         for prefix in _PREFIXES:
             key = key.removeprefix(prefix)
         if key.startswith("net."):
+            if not isinstance(tensor, torch.Tensor):
+                raise CheckpointError(f"{path or 'checkpoint'}: {key} is a {type(tensor).__name__}, not a tensor")
             out[key.removeprefix("net.")] = tensor.detach().to("cpu", torch.float32)
     return out
 
@@ -83,7 +137,8 @@ def _torch_load(path: Path) -> dict:
         # Our own checkpoints hold plain dicts, but Lightning adds loop/callback state: not weights_only.
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise CheckpointError(f"{path}: cannot read it as a checkpoint ({type(e).__name__}: {e})") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CheckpointError(f"{path}: cannot read it as a checkpoint ({type(e).__name__}: {first})") from None
 
 
 def _read_zero(path: Path) -> dict[str, torch.Tensor]:
@@ -94,15 +149,19 @@ def _read_zero(path: Path) -> dict[str, torch.Tensor]:
     except ImportError:
         raise CheckpointError(f"{path}: a ZeRO checkpoint; reading it needs deepspeed (pip install the train extra)") from None
     try:
-        return get_fp32_state_dict_from_zero_checkpoint(str(path))
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: cannot consolidate the ZeRO checkpoint ({e})") from None
+        state = get_fp32_state_dict_from_zero_checkpoint(str(path))
+    except Exception as e:  # noqa: BLE001 - any unreadable shard is the same user error
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CheckpointError(f"{path}: cannot consolidate the ZeRO checkpoint ({type(e).__name__}: {first})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: the ZeRO checkpoint holds no state dict")
+    return state
 
 
 def _zero_client_state(path: Path) -> dict:
     """The client state (hyper-parameters, global_step) saved beside rank 0's model states."""
     latest = path / "latest"
-    tag = latest.read_text().strip() if latest.is_file() else None
+    tag = latest.read_text(encoding="utf-8", errors="replace").strip() if latest.is_file() else None
     # ZeRO-1/2 write mp_rank_00_model_states.pt; ZeRO-3 one zero_pp_rank_R_mp_rank_00_model_states.pt per rank.
     names = ("mp_rank_00_model_states.pt", "zero_pp_rank_0_mp_rank_00_model_states.pt")
     candidates = [path / tag / n for n in names if tag and (path / tag / n).is_file()]
@@ -110,4 +169,6 @@ def _zero_client_state(path: Path) -> dict:
     if not candidates:
         raise CheckpointError(f"{path}: no rank-0 model states (mp_rank_00_model_states.pt) in the ZeRO checkpoint")
     meta = _torch_load(candidates[0])
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{candidates[0]}: not a DeepSpeed model-states file")
     return {k: v for k, v in meta.items() if k != "module"}

@@ -282,7 +282,12 @@ class PretrainDataModule(_SamplerDataModule):
         path = Path(self.cfg.data.path)
         if not (path / MANIFEST).is_file():
             raise DataError(f"data.path={path}: no {MANIFEST} there (build a corpus with `proofzero corpus`)")
-        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        try:
+            manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"data.path={path}: {MANIFEST} is not readable JSON ({e})") from None
+        if not isinstance(manifest, dict):
+            raise DataError(f"data.path={path}: {MANIFEST} is not a corpus manifest")
         tok = manifest.get("tokenizer", {})
         if tok and tok.get("vocab_size") != self.model_config.vocab_size:
             raise DataError(f"data.path={path}: corpus vocabulary {tok.get('vocab_size')} != model's {self.model_config.vocab_size}")

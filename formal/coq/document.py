@@ -38,6 +38,8 @@ class DocumentConfig:
             raise ValueError("timeouts must be positive")
         if self.memory_mb < 256:
             raise ValueError("memory_mb below 256 cannot run Coq")
+        if self.max_restarts < 0:  # a negative count would give up every document at its first crash
+            raise ValueError(f"max_restarts must be >= 0, got {self.max_restarts}")
 
     def argv(self, flags: Sequence[str] = ()) -> list[str]:
         """`flags`: ``-Q DIR Name``/``-R DIR Name`` pairs, ``-noinit``, ``-topfile FILE``."""
