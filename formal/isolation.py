@@ -138,27 +138,34 @@ def _enter_namespace(plan: _Plan) -> None:
     os.chdir(plan.workdir)  # the cwd Popen set is the directory under the new mount: re-enter it
 
 
-def _child_setup(limits: Limits, plan: _Plan | None, parent: int):
-    memory = limits.memory_mb * 2**20
-    cpu = int(limits.cpu_s if limits.cpu_s is not None else 2 * limits.timeout_s + 10)
+def preexec_limits(memory_mb: int | None, cpu_s: float, then=None):
+    """A `preexec_fn`: die with the parent, no core files, address space (if given) and CPU time
+    limited; `then` runs last (entering the namespace). For processes that cannot be confined to a
+    scratch directory (`lake env lean` runs in its project), this is the part that still applies."""
+    _libc()  # load libc here, in the parent: finding it may run programs, never between fork and exec
+    memory = memory_mb * 2**20 if memory_mb else None
+    cpu = max(1, int(cpu_s))
+    parent = os.getpid()
 
     def setup() -> None:  # runs in the child between fork and exec
         _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(125)
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if memory is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            resource.setrlimit(resource.RLIMIT_FSIZE, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-        if plan is not None:
-            _enter_namespace(plan)
+        if then is not None:
+            then()
 
     return setup
 
 
-def die_with_parent() -> None:
-    """For long-lived children (coqidetop, the Lean REPL): use as `preexec_fn` or call from one."""
-    _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _child_setup(limits: Limits, plan: _Plan | None):
+    cpu = limits.cpu_s if limits.cpu_s is not None else 2 * limits.timeout_s + 10
+    enter = (lambda: _enter_namespace(plan)) if plan is not None else None
+    return preexec_limits(limits.memory_mb, cpu, enter)
 
 
 @functools.cache
@@ -176,7 +183,7 @@ def namespaces_available() -> bool:
         try:
             done = subprocess.run(
                 ["/bin/sh", "-c", f"touch '{probe}' 2>/dev/null; touch inside"], cwd=work,
-                preexec_fn=_child_setup(Limits(10, 512), _plan(work), os.getpid()),
+                preexec_fn=_child_setup(Limits(10, 512), _plan(work)),
                 stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
             )
         except (OSError, subprocess.SubprocessError) as e:
@@ -221,7 +228,7 @@ def run_isolated(argv: list[str], workdir: Path, limits: Limits, *, watch: Seque
     proc = subprocess.Popen(
         argv, cwd=workdir, env=run_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=_child_setup(limits, plan, os.getpid()),
+        preexec_fn=_child_setup(limits, plan),
     )
     timed_out = False
     try:

@@ -14,8 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from formal.coq.sentences import CoqSyntaxError, Sentence, split_sentences, strip_comments
 from formal.coq.allowlist import find_forbidden
+from formal.coq.sentences import CoqSyntaxError, Sentence, split_sentences, strip_comments
 from formal.coq.vernac import command_words, parse_command
 from formal.isolation import Limits, run_isolated
 from formal.theorem import Theorem

@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import re
-import resource
 import secrets
 import shutil
 import signal
@@ -32,6 +31,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from formal.isolation import preexec_limits
 from formal.session import EnvironmentCrash
 from formal.theorem import Theorem
 from formal.verdict import Verdict  # one verdict type for both backends (REASONS there)
@@ -272,13 +272,9 @@ class _Run:
 
 def _run_limited(argv: list[str], cwd: Path, config: LeanCheckerConfig, scratch: Path) -> _Run:
     """Run in a new process group (a timeout kills lake, lean and anything they started)."""
-    limit = config.memory_mb * 2**20 if config.memory_mb else None
-
-    def set_limits() -> None:  # in the child, before exec
-        if limit is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
+    # Dies with the checker, CPU time capped as the last net; no mount namespace: lake runs in the
+    # project and elan may write under HOME, which a read-only view would turn into env errors.
+    set_limits = preexec_limits(config.memory_mb or None, 2 * config.timeout_s + 10)
     env = dict(os.environ, TMPDIR=str(scratch))  # HOME stays: elan finds its toolchains there
     log.debug("running %s in %s", argv, cwd)
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
