@@ -50,6 +50,34 @@ Render = Callable[[ProofStep], str]
 UNCHECKED = "the search found a proof that the trusted checker could not check (not counted as proved)"
 
 
+@dataclass
+class Verifier:
+    """The `verify` callback a search gets: the trusted checker's verdict, and nothing else, decides.
+
+    A checker that could not run (Lean without `lake`) or could not finish (time or memory limit)
+    gives no verdict; the attempt goes on as if the proof were not there, and `finish` makes the row
+    an env_error that says so (DESIGN decision 2) unless another proof was verified."""
+
+    check: Callable[[str], Verdict]
+    unchecked: list[str] = field(default_factory=list)  # why the checker gave no verdict
+
+    def __call__(self, script: str) -> tuple[bool, str]:
+        try:
+            v = self.check(script)
+        except EnvironmentCrash as e:  # e.g. LeanToolMissing: no verdict at all, so no proof
+            self.unchecked.append(str(e))
+            return False, f"the checker could not run: {e}"
+        if v.inconclusive:
+            self.unchecked.append(f"{v.reason}: {v.message}")
+            return False, f"the checker could not finish ({v.reason}): {v.message}"
+        return v.verified, v.message or v.reason
+
+    def finish(self, row: Attempt) -> Attempt:
+        if self.unchecked and row.status is not Status.PROVED:
+            row.status, row.proof, row.message = Status.ENV_ERROR, None, f"{UNCHECKED}: {self.unchecked[-1]}"
+        return row
+
+
 def build_prover(cfg: EvalConfig, policy: PolicyValue | None, render: Render = render_coq):
     """The prover `cfg.prover` names, around `policy` (ignored by automation), writing its proofs
     with `render` (the theorem's backend's script writer)."""
@@ -180,15 +208,7 @@ def make_prove_one(cfg: EvalConfig, policy_for: PolicyFor | None, artifacts: Art
     def prove_one(theorem: Theorem) -> Attempt:
         theorem = with_prelude(theorem, cfg)
         backend = backend_for(theorem, cfg, pools)
-        unchecked: list[str] = []  # why the checker could not run on a claimed proof
-
-        def verify(script: str) -> tuple[bool, str]:
-            try:
-                v = backend.check(theorem, script)
-            except EnvironmentCrash as e:  # e.g. LeanToolMissing: no verdict at all, so no proof
-                unchecked.append(str(e))
-                return False, f"the checker could not run: {e}"
-            return v.verified, v.message or v.reason
+        verify = Verifier(lambda script: backend.check(theorem, script))
 
         tries: list[Attempt] = []
         env: dict[str, float] = {}
@@ -212,12 +232,9 @@ def make_prove_one(cfg: EvalConfig, policy_for: PolicyFor | None, artifacts: Art
             if proved:
                 artifacts.record(theorem, getattr(prover, "last_proof", None))
                 break
-            if unchecked:  # the next attempt's proof could not be checked either
+            if verify.unchecked:  # the next attempt's proof could not be checked either
                 break
-        row = _combine(theorem.name, tries, env)
-        if unchecked and row.status is not Status.PROVED:
-            row.status, row.proof, row.message = Status.ENV_ERROR, None, f"{UNCHECKED}: {unchecked[-1]}"
-        return row
+        return verify.finish(_combine(theorem.name, tries, env))
 
     return prove_one
 

@@ -33,6 +33,12 @@ class Verdict:
         if self.verified != (self.reason == "verified"):
             raise ValueError(f"verified={self.verified} contradicts reason {self.reason!r}")
 
+    @property
+    def inconclusive(self) -> bool:
+        """The checker could not finish (time or memory limit): no verdict on the proof at all.
+        A row with such a proof is an environment failure, never a failed proof (DESIGN decision 2)."""
+        return self.reason in ("timeout", "memory")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["theorems"] = list(self.theorems)

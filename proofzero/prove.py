@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval.attempts import Verifier
 from eval.runner import format_summary, run_suite
 from formal.coq.checker import CheckerConfig, verify_proof
 from formal.coq.pool import ProcessPool
@@ -80,15 +81,12 @@ def make_prove_one(cfg: ProveConfig, pool: ProcessPool | None = None):
     def prove_one(theorem: Theorem) -> Attempt:
         theorem = dataclasses.replace(theorem, header=f"{cfg.prelude}\n{theorem.header}")
 
-        def verify(script: str) -> tuple[bool, str]:
-            v = verify_proof(theorem, script, cfg.checker)
-            return v.verified, v.message or v.reason
-
+        verify = Verifier(lambda script: verify_proof(theorem, script, cfg.checker))
         try:
             with CoqSession(theorem, cfg.coq, pool) as session:
                 attempt = prover.prove(theorem.name, session, verify)
                 attempt.env = session.stats.as_dict()
-                return attempt
+                return verify.finish(attempt)
         except InvalidStatement as e:
             return Attempt(theorem.name, Status.INVALID_STATEMENT, message=str(e))
         except EnvironmentCrash as e:
