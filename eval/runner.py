@@ -32,6 +32,18 @@ log = logging.getLogger(__name__)
 ProveOne = Callable[[Theorem], Attempt]
 
 
+class RunStopped(RuntimeError):
+    """`prove_one` raised: a bug, a broken checkpoint or a dead model server, not an environment
+    failure (those come back as rows). The rows finished so far are kept in the partial file, so
+    rerunning the same command resumes once the cause is fixed."""
+
+    def __init__(self, theorem: str, error: BaseException, partial: Path, done: int) -> None:
+        self.theorem, self.error, self.partial, self.done = theorem, error, partial, done
+        first = (str(error).strip().splitlines() or [""])[0][:300]
+        super().__init__(f"stopped at {theorem}: {type(error).__name__}: {first} "
+                         f"({done} rows kept in {partial}; rerun the same command to resume)")
+
+
 @dataclass
 class RunResult:
     suite: Suite
@@ -158,21 +170,31 @@ def run_suite(
                 record(a)
         bar = tqdm(total=len(suite), initial=len(rows), disable=not progress, unit="thm", desc=suite.name)
         counts = Counter(r.status.value for r in rows)
+        failure: tuple[str, BaseException] | None = None
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = {pool.submit(prove_one, t): t for t in todo}
             for fut in as_completed(futures):
                 thm = futures[fut]
+                if fut.cancelled():
+                    continue
                 try:
                     a = fut.result()
-                except Exception as e:  # a bug or crash costs this theorem, never the run
-                    log.exception("%s: prover crashed", thm.name)
-                    a = Attempt(thm.name, Status.ENV_ERROR, message=f"prover crashed: {e!r}")
+                except Exception as e:  # noqa: BLE001 -- not an environment failure: stop the run
+                    log.error("%s: the prover raised %s; stopping the run", thm.name, type(e).__name__,
+                              exc_info=log.isEnabledFor(logging.DEBUG))
+                    if failure is None:
+                        failure = (thm.name, e)
+                        for other in futures:  # theorems not started yet are not started
+                            other.cancel()
+                    continue
                 record(a)
                 rows.append(a)
                 counts[a.status.value] += 1
                 bar.update()
                 bar.set_postfix(proved=counts["proved"], failed=counts["failed"], env=counts["env_error"])
         bar.close()
+    if failure is not None:
+        raise RunStopped(failure[0], failure[1], partial, len(rows))
     result = RunResult(suite, rows, config, budget, time.perf_counter() - t0)
     atomic_write_json(out, result.to_json())
     partial.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from omegaconf.errors import OmegaConfBaseException
 from eval.attempts import Artifacts, ProverFactory, make_pools, make_prove_one, scripted_policies
 from eval.config import EvalConfig
 from eval.report import format_comparison, write_comparison
-from eval.runner import RunResult, format_summary, run_suite
+from eval.runner import RunResult, RunStopped, format_summary, run_suite
 from formal.suite import Suite, SuiteError, load_suite
 from proofzero.cli import UserError
 from proofzero.config import CONFIG_DIR, load_config, read_yaml, resolve_config_path, to_dict
@@ -308,8 +309,13 @@ def run(args: argparse.Namespace) -> int:
         for cfg in cfgs:
             part = parts[cfg.label]
             log.info("%s on %s: %s", cfg.label, part.name, cfg.budget_text())
-            runs[cfg.label] = evaluate(part, cfg, policy_for[cfg.label], out / cfg.label,
-                                       progress=not args.no_progress)
+            try:
+                runs[cfg.label] = evaluate(part, cfg, policy_for[cfg.label], out / cfg.label,
+                                           progress=not args.no_progress)
+            except RunStopped as e:  # a bug or a dead model server: not rows, a stopped run
+                hint = "" if args.verbose else " (-v shows the traceback)"
+                print(f"proofzero eval: error: {cfg.label}: {e}{hint}", file=sys.stderr)
+                return 1
             print(format_summary(runs[cfg.label]) + "\n")
     finally:
         policies.close()
