@@ -9,6 +9,7 @@ re-checks every proof from scratch; this layer keeps the search's own bookkeepin
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from formal.coq.sentences import CoqSyntaxError, _skip_string, strip_comments
 
@@ -71,6 +72,24 @@ def _outside_strings(code: str) -> list[str]:
     return parts
 
 
+def unsendable(text: str) -> str | None:
+    """Why `text` cannot go to coqidetop as it is (a phrase: "is not ...", "contains ..."), or None.
+
+    The XML protocol carries UTF-8: a string Python cannot encode (an unpaired surrogate, as
+    ``surrogateescape`` makes of undecodable bytes) would fail inside the session, not as an answer.
+    Control characters other than whitespace are no part of any tactic or statement; Coq's lexer
+    refuses them too, but only after the text has crossed the wire.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"is not valid UTF-8 (unpaired surrogate U+{ord(text[e.start]):04X} at character {e.start})"
+    for i, c in enumerate(text):
+        if unicodedata.category(c) == "Cc" and not c.isspace():
+            return f"contains the control character U+{ord(c):04X} (at character {i})"
+    return None
+
+
 def check_tactic(text: str) -> str:
     """Return the tactic normalised (comments removed, blanks collapsed, no final '.'), or raise.
 
@@ -82,6 +101,8 @@ def check_tactic(text: str) -> str:
         raise TacticRejected(f"tactic longer than {MAX_TACTIC_CHARS} characters")
     if "\0" in text:
         raise TacticRejected("tactic contains a NUL byte")
+    if (problem := unsendable(text)) is not None:
+        raise TacticRejected(f"tactic {problem}")
     try:
         code = strip_comments(text)
     except CoqSyntaxError as e:

@@ -5,7 +5,14 @@ the coqidetop document there (rewind to the common prefix, replay the rest) and 
 sentence. A state of one goal among several is focused with ``N: {`` so its new goals are exactly
 the block's goals; a state of several goals that share existential variables is addressed with a
 selector ``N: tac`` instead (braces cannot focus several goals). Results are cached per
-(state, tactic); a crashed or hung process is restarted and the path replayed.
+(state, tactic); a crashed or hung process is restarted and the path replayed, and so is one that
+dies while the session opens.
+
+A tactic that empties the focus has not necessarily proved anything: it may have shelved goals
+(``shelve``, or an ``eexists`` whose witness nothing fixed) or built a fixpoint that breaks the guard
+condition. Only then, the session asks Coq (`Guarded`, and the shelf) before it reports the state
+closed. A state is the object the session returned: another session's state, even with an id that
+exists here, is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from dataclasses import dataclass, field
 from formal.coq import xml
 from formal.coq.pool import ProcessPool
 from formal.coq.process import CoqDied, CoqProcess, CoqUnresponsive
-from formal.coq.sandbox import TacticRejected, check_tactic
+from formal.coq.sandbox import TacticRejected, check_tactic, unsendable
 from formal.coq.sentences import CoqSyntaxError, split_sentences
 from formal.goal import GoalState, independent_groups
 from formal.result import EnvError, TacticError, TacticOk, TacticResult, TacticTimeout
@@ -25,6 +32,11 @@ from formal.session import EnvironmentCrash, InvalidStatement, SessionStats, cac
 from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
+
+# Sent after the header: the goal record then names each goal's evar as goals print it (`n` for
+# `?n`), so a shelved goal can be matched with the goals that mention it. It changes no goal's text.
+# (An option set with SetOptions would not do: Coq restores the tip's own options to answer.)
+GOAL_NAMES = "Set Printing Goal Names."
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class CoqConfig:
 class _Node:
     """Where a search state lives in Coq's document."""
 
+    state: GoalState  # the object handed out for it: a state is accepted back only if it is this one
     path: tuple[str, ...]  # sentences after `Proof.` that reach the Coq state holding the goals
     positions: tuple[int, ...]  # indices of this state's goals among the focused goals there
     focus_size: int  # number of focused goals there
@@ -74,17 +87,20 @@ class CoqSession:
         self.config = config or CoqConfig()
         self.stats = SessionStats()
         self._pool = pool
+        for text in (theorem.header, theorem.declaration()):
+            if (problem := unsendable(text)) is not None:
+                raise InvalidStatement(f"{theorem.name}: the statement {problem}")
         try:
             header = [s.text for s in split_sentences(theorem.header)]
             decl = [s.text for s in split_sentences(theorem.declaration())]
         except CoqSyntaxError as e:
             raise InvalidStatement(f"{theorem.name}: {e}") from None
-        self._prelude = (*header, *decl, "Proof.")
+        self._prelude = (*header, GOAL_NAMES, *decl, "Proof.")
         self._nodes: dict[int, _Node] = {}
         self._proc: CoqProcess | None = None
         self._focused: tuple[str, ...] = ()  # Coq goal ids focused at the process tip
         self._tip_path: tuple[str, ...] | None = None  # the path the document holds now, if known
-        goals = self._start()
+        goals = self._open()
         if goals is None or not goals.focused:
             self.close()
             raise InvalidStatement(f"{theorem.name}: no goal after the statement")
@@ -145,7 +161,7 @@ class CoqSession:
         except (CoqDied, CoqUnresponsive, xml.ProtocolError) as e:
             self._drop_process(reusable=False)
             raise EnvironmentCrash(f"coqidetop failed while loading {self.theorem.name}: {e}") from None
-        except InvalidStatement:
+        except BaseException:  # InvalidStatement, or anything unforeseen: never leak the process
             self._drop_process(reusable=False)
             raise
         if not answer.good:
@@ -155,6 +171,17 @@ class CoqSession:
         self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
         self._tip_path = ()
         return goals
+
+    def _open(self) -> xml.Goals | None:
+        """`_start`, retried like any crash: a process killed while it loads the header says nothing
+        about the theorem, so it gets the same `max_retries` restarts as a crash during a tactic."""
+        for attempt in range(self.config.max_retries):
+            try:
+                return self._start()
+            except EnvironmentCrash as e:
+                self.stats.restarts += 1
+                log.warning("%s: %s (attempt %d); restarting", self.theorem.name, e, attempt + 1)
+        return self._start()
 
     def _restart(self) -> None:
         self.stats.restarts += 1
@@ -166,7 +193,7 @@ class CoqSession:
 
     def _new_state(self, goals, path, positions, focus_size) -> GoalState:
         state = GoalState(id=len(self._nodes), goals=tuple(goals))
-        self._nodes[state.id] = _Node(tuple(path), tuple(positions), focus_size)
+        self._nodes[state.id] = _Node(state, tuple(path), tuple(positions), focus_size)
         return state
 
     def path_of(self, state: GoalState) -> tuple[str, ...]:
@@ -174,10 +201,14 @@ class CoqSession:
         return self._node(state).path
 
     def _node(self, state: GoalState) -> _Node:
-        try:
-            return self._nodes[state.id]
-        except (KeyError, AttributeError):
-            raise ValueError(f"state {state!r} does not belong to this session") from None
+        """The node of a state this session returned. Checked by identity, not by id: ids count from 0
+        in every session, so another session's state would otherwise address whichever state here
+        has its id (GoalState equality stays by value, for the search's own bookkeeping)."""
+        node = self._nodes.get(state.id) if isinstance(state, GoalState) else None
+        if node is None or node.state is not state:
+            raise ValueError(f"state {getattr(state, 'id', state)!r} belongs to another session: "
+                             "pass a state this session returned")
+        return node
 
     # -- moving the document --------------------------------------------------------------------
 
@@ -288,6 +319,8 @@ class CoqSession:
         fresh = [(i, g) for i, (gid, g) in enumerate(goals.focused) if gid not in others]
         path = (*base, sentence)
         self._tip_path = path
+        if not fresh and (problem := self._unfinished(proc)) is not None:
+            return TacticError(problem)
         states = []
         for group in independent_groups([g for _, g in fresh]):
             states.append(
@@ -299,6 +332,27 @@ class CoqSession:
                 )
             )
         return TacticOk(tuple(states))
+
+    def _unfinished(self, proc: CoqProcess) -> str | None:
+        """Why a tactic that emptied its focus has not finished its goals, or None.
+
+        Coq counts a goal done once it leaves the focus, so a shelved goal that nothing can
+        instantiate any more, or a fixpoint that breaks the guard condition, empties it as a proof
+        would; Qed refuses both. Asked only here, where a state would be reported closed: a
+        `Guarded` query (outside the document, unlike a sentence) and one print of the open goals.
+        """
+        limit = self.config.tactic_timeout_s + self.config.grace_s
+        try:
+            guard = proc.query(xml.query_call("Guarded.", proc.tip), limit)
+            goals = proc.query(xml.open_goals_call(), limit)
+        except CoqUnresponsive as e:
+            self._drop_process(reusable=False)
+            raise xml.ProtocolError(f"no answer to the checks after a closing tactic: {e}") from None
+        if not guard.good:
+            return f"the proof term violates the guard condition: {guard.message}"
+        if not goals.good:
+            raise xml.ProtocolError(f"the open goals could not be read: {goals.message}")
+        return _left_behind(xml.parse_open_goals(goals))
 
     def _hung(self, proc: CoqProcess) -> TacticResult:
         """Coq ignored its own Timeout: interrupt, and kill if that does not help."""
@@ -315,3 +369,25 @@ class CoqSession:
         except (CoqDied, CoqUnresponsive, xml.ProtocolError):
             self._drop_process(reusable=False)
         return TacticTimeout(self.config.tactic_timeout_s)
+
+
+def _left_behind(goals: xml.OpenGoals) -> str | None:
+    """Given-up goals, or shelved goals that no live goal reaches (through the evars it mentions, or
+    those of shelved goals it reaches): nothing will instantiate those, so the proof cannot end.
+
+    A shelved evar that a goal still open mentions is fine: `eexists; split` shelves the witness,
+    and the branch that fixes it may be another than the one just closed.
+    """
+    if goals.given_up:
+        return f"the tactic leaves {len(goals.given_up)} given-up goal(s): the proof would not be complete"
+    reached = set().union(*(g.evars() for _, g in goals.live))
+    pending = list(goals.shelved)
+    while reachable := [(n, g) for n, g in pending if n is not None and f"?{n}" in reached]:
+        for n, g in reachable:
+            reached |= g.evars()
+            pending.remove((n, g))
+    if not pending:
+        return None
+    shown = ", ".join(f"?{n} : {g.conclusion}" if n else g.conclusion for n, g in pending)
+    return (f"the tactic leaves shelved goals that no open goal mentions ({shown}): "
+            "nothing can instantiate them, so the proof would not be complete")

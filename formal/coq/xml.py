@@ -1,8 +1,8 @@
 """The coqidetop XML protocol (Coq 8.16): encode the few calls we make, decode their answers.
 
-Only what the session and the tracer need: Init, Add, Subgoals, Status, Edit_at, Quit. Messages
-arrive as rich pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``, which is not
-an XML entity.
+Only what the session and the tracer need: Init, Add, Subgoals, Status, Query, Edit_at, Quit.
+Messages arrive as rich pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``,
+which is not an XML entity.
 """
 
 from __future__ import annotations
@@ -54,6 +54,23 @@ def unfocused_goal_call() -> bytes:
     )
 
 
+def open_goals_call() -> bytes:
+    """Every goal the proof still has, printed in full: focused, background, shelved and given up
+    (for the session to tell a finished block from one that left shelved evars behind)."""
+    return (
+        b'<call val="Subgoals"><goal_flags><string>full</string><bool val="true"/>'
+        b'<bool val="true"/><bool val="true"/><bool val="true"/></goal_flags></call>'
+    )
+
+
+def query_call(command: str, state_id: int) -> bytes:
+    """A query command (``Guarded.``) run at `state_id` without joining the document."""
+    return (
+        '<call val="Query"><pair><route_id val="0"/><pair>'
+        f'<string>{escape(command)}</string><state_id val="{state_id}"/></pair></pair></call>'
+    ).encode()
+
+
 def status_call() -> bytes:
     """The open proof's name and the module path (``force`` false: the document is already run)."""
     return b'<call val="Status"><bool val="false"/></call>'
@@ -90,6 +107,17 @@ class Goals:
     def ids(self) -> frozenset[str]:
         """Every goal id the proof still has, focused or not."""
         return frozenset((*(gid for gid, _ in self.focused), *self.background, *self.shelved, *self.given_up))
+
+
+@dataclass(frozen=True)
+class OpenGoals:
+    """Every goal of an `open_goals_call` answer as (evar name, goal); the name is None unless the
+    document has ``Set Printing Goal Names``. `live`: the focused and background goals, the ones
+    tactics still work on."""
+
+    live: tuple[tuple[str | None, Goal], ...]
+    shelved: tuple[tuple[str | None, Goal], ...]
+    given_up: tuple[tuple[str | None, Goal], ...]
 
 
 @dataclass(frozen=True)
@@ -171,6 +199,15 @@ def parse_unfocused(answer: Answer, focused: Goals) -> Goals:
     return Goals(focused.focused, background, tuple(shelved), tuple(given_up))
 
 
+def parse_open_goals(answer: Answer) -> OpenGoals:
+    """The goals of an `open_goals_call` answer; no proof open reads as no goals at all."""
+    lists = _goal_record(answer)
+    if lists is None:
+        return OpenGoals((), (), ())
+    focused, background, shelved, given_up = ([_named_goal(g) for g in lst.iter("goal")] for lst in lists)
+    return OpenGoals((*focused, *background), tuple(shelved), tuple(given_up))
+
+
 def parse_status(answer: Answer) -> Status:
     st = answer.payload.find("status")
     if st is None:
@@ -190,6 +227,11 @@ def _goal(el: ET.Element) -> tuple[str, Goal]:
     gid = el.findtext("string", default="")
     hyps = tuple(parse_hypothesis(_text(h)) for h in el.findall("list/richpp"))
     return gid, Goal(hypotheses=hyps, conclusion=_text(el.find("richpp")))
+
+
+def _named_goal(el: ET.Element) -> tuple[str | None, Goal]:
+    name = el.find("option/string")
+    return (name.text if name is not None else None), _goal(el)[1]
 
 
 def _split_top(text: str, sep: str) -> int:

@@ -196,6 +196,7 @@ class _Node:
     pp: str  # the state as Lean printed it
     handle: object | None  # LeanDojo's TacticState in the current process, None after a restart
     children: dict[str, TacticResult] = field(default_factory=dict)
+    state: GoalState | None = None  # the object handed out: a state is accepted back only if it is this one
 
 
 class DojoSession:
@@ -276,14 +277,18 @@ class DojoSession:
 
     def _new_state(self, goals: tuple[Goal, ...], path: tuple[str, ...], pp: str, handle: object) -> GoalState:
         state = GoalState(id=len(self._nodes), goals=goals)
-        self._nodes[state.id] = _Node(path, pp, handle)
+        self._nodes[state.id] = _Node(path, pp, handle, state=state)
         return state
 
     def _node(self, state: GoalState) -> _Node:
-        try:
-            return self._nodes[state.id]
-        except (KeyError, AttributeError):
-            raise ValueError(f"state {state!r} does not belong to this session") from None
+        """The node of a state this session returned. Checked by identity, not by id: ids count from 0
+        in every session, so another session's state would otherwise address whichever state here
+        has its id (GoalState equality stays by value, for the search's own bookkeeping)."""
+        node = self._nodes.get(state.id) if isinstance(state, GoalState) else None
+        if node is None or node.state is not state:
+            raise ValueError(f"state {getattr(state, 'id', state)!r} belongs to another session: "
+                             "pass a state this session returned")
+        return node
 
     def printed(self, state: GoalState) -> str:
         """The state exactly as Lean printed it (case tags included)."""

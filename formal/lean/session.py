@@ -131,6 +131,7 @@ class _Node:
     gen: int = -1
     siblings: tuple[int, ...] = ()  # an isolated state's fellow states from the same split
     children: dict[str, TacticResult] = field(default_factory=dict)  # cache per normalised tactic
+    state: GoalState | None = None  # the object handed out: a state is accepted back only if it is this one
 
 
 class LeanSession:
@@ -244,14 +245,19 @@ class LeanSession:
 
     def _new_state(self, goals, *, parent, tactic, branch, exact, depth, ps) -> GoalState:
         state = GoalState(id=len(self._nodes), goals=tuple(parse_goal(g) for g in goals))
-        self._nodes[state.id] = _Node(tuple(goals), parent, tactic, branch, exact, depth, ps, self._gen)
+        self._nodes[state.id] = _Node(tuple(goals), parent, tactic, branch, exact, depth, ps, self._gen,
+                                       state=state)
         return state
 
     def _node(self, state: GoalState) -> _Node:
-        try:
-            return self._nodes[state.id]
-        except (KeyError, AttributeError):
-            raise ValueError(f"state {state!r} does not belong to this session") from None
+        """The node of a state this session returned. Checked by identity, not by id: ids count from 0
+        in every session, so another session's state would otherwise address whichever state here
+        has its id (GoalState equality stays by value, for the search's own bookkeeping)."""
+        node = self._nodes.get(state.id) if isinstance(state, GoalState) else None
+        if node is None or node.state is not state:
+            raise ValueError(f"state {getattr(state, 'id', state)!r} belongs to another session: "
+                             "pass a state this session returned")
+        return node
 
     def printed(self, state: GoalState) -> str:
         """The state exactly as Lean printed it (case tags included), goals separated by blank lines;
