@@ -2,7 +2,8 @@
 
 One encoder pass per batch of states; the K decodes of a state reuse its encoder states (repeated, not
 recomputed) and the decoder's key/value cache. Two ways to choose tactics:
-- `sample`: K draws from softmax(logits / temperature), de-duplicated (so at most K come back);
+- `sample`: K draws from softmax(logits / temperature); draws that decode to the same text come back
+  once, with `count` saying how many of the K they were (AlphaProof: duplicates add prior mass);
 - `beam`: beam search of width K (K distinct token sequences; blank tactics are dropped, and so are
   sequences that decode to the same text).
 
@@ -17,6 +18,7 @@ such sample would be a tactic the environment must reject.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +32,7 @@ class TacticSample:
     log_prob: float
     ids: tuple[int, ...]  # decoder tokens, eos included when `finished`
     finished: bool  # False: cut at max_tactic_length before eos
+    count: int = 1  # how many of the K draws decoded to this tactic (sampling; beam: 1)
 
 
 @dataclass(frozen=True)
@@ -166,12 +169,15 @@ class ProofNetInference:
 
 
 def _distinct(samples: list[TacticSample]) -> list[TacticSample]:
-    """One sample per tactic string (the likeliest), highest log_prob first; blank tactics (all pad,
-    say) and impossible ones (-inf) dropped."""
+    """One sample per tactic string (the likeliest), with `count` = how many draws gave that string,
+    highest log_prob first; blank tactics (all pad, say) and impossible ones (-inf) dropped."""
     best: dict[str, TacticSample] = {}
+    counts: dict[str, int] = {}
     for s in samples:
         if not s.tactic.strip() or s.log_prob == float("-inf"):
             continue
+        counts[s.tactic] = counts.get(s.tactic, 0) + 1
         if s.tactic not in best or s.log_prob > best[s.tactic].log_prob:
             best[s.tactic] = s
-    return sorted(best.values(), key=lambda s: -s.log_prob)
+    out = [dataclasses.replace(s, count=counts[t]) for t, s in best.items()]
+    return sorted(out, key=lambda s: -s.log_prob)

@@ -86,7 +86,7 @@ def run_search(session: Session, policy: PolicyValue, config: AndOrConfig) -> Se
                     states = result.states
                 elif isinstance(result, EnvError):
                     env_errors.append(result.message)
-            outcomes.append(TacticOutcome(s.tactic, s.log_prob, states))
+            outcomes.append(TacticOutcome(s.tactic, s.log_prob, states, s.count))
         tree.expand(path, Expansion(evaluation.value, tuple(outcomes)))
         if len(env_errors) >= config.max_env_errors:
             stopped_by = "env_error"

@@ -366,12 +366,13 @@ class HTPSGraph:
         return edge
 
     def _priors(self, outcomes: Sequence[TacticOutcome]) -> tuple[dict[str, float], dict[str, tuple | None]]:
-        """Softmax of log_prob / T over the samples, duplicates summed; each tactic's result."""
+        """Softmax of log_prob / T over the samples, each sample counted (a tactic drawn c times of K
+        weighs c times), duplicates summed; each tactic's result."""
         if not outcomes:
             return {}, {}
         t = self.config.prior_temperature
         top = max(o.log_prob for o in outcomes)
-        weights = [math.exp((o.log_prob - top) / t) for o in outcomes]
+        weights = [o.count * math.exp((o.log_prob - top) / t) for o in outcomes]
         total = sum(weights)
         priors: dict[str, float] = {}
         states: dict[str, tuple | None] = {}
@@ -551,7 +552,8 @@ def run_tactics(session: Session, state: GoalState, evaluation: Evaluation,
         results[s.tactic] = result.states if isinstance(result, TacticOk) else None
         if isinstance(result, EnvError):
             env_errors.append(result.message)
-    return [TacticOutcome(s.tactic, s.log_prob, results[s.tactic]) for s in evaluation.tactics], len(results)
+    return ([TacticOutcome(s.tactic, s.log_prob, results[s.tactic], s.count) for s in evaluation.tactics],
+            len(results))
 
 
 def run_htps(session: Session, policy: PolicyValue, config: HTPSConfig) -> HTPSOutcome:

@@ -49,6 +49,7 @@ class TacticOutcome:
     tactic: str
     log_prob: float
     states: tuple[GoalState, ...] | None
+    count: int = 1  # samples of this tactic in the expansion: each adds exp(log_prob / tau) of prior
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,9 @@ class MCTS:
         if node.net_value is None:
             node.net_value = expansion.value
         for outcome in expansion.outcomes:
-            prior = math.exp(outcome.log_prob / self.config.tau)
+            # Pseudocode: every sampled tactic adds p = exp(logprob / tau); a tactic drawn c times
+            # of K adds c * p. With tau = 200, p is ~0.86-1.0, so the counts carry the policy.
+            prior = outcome.count * math.exp(outcome.log_prob / self.config.tau)
             existing = node.child_for(outcome.tactic)
             if existing is not None:  # duplicate samples add prior mass
                 existing.prior += prior

@@ -1,7 +1,7 @@
 """How the network enters the search: a small protocol, and the implementations behind it.
 
 `PolicyValue.evaluate(states, k)` returns, per state, up to k distinct tactics with their sequence
-log-probabilities and a value (expected return, -steps). One call is one *expansion* of the budget,
+log-probabilities, how many of the k samples each was, and a value (expected return, -steps). One call is one *expansion* of the budget,
 however many states it batches.
 """
 
@@ -17,6 +17,7 @@ from typing import Protocol
 class Suggestion:
     tactic: str
     log_prob: float
+    count: int = 1  # how many of the K samples were this tactic: each one adds prior mass
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class NetworkPolicy:
     def evaluate(self, states: Sequence[str], k: int) -> list[Evaluation]:
         results = self.inference.policy_value(list(states), k=k, method=self.method, temperature=self.temperature)
         return [
-            Evaluation(tuple(Suggestion(t.tactic, t.log_prob) for t in r.tactics if t.finished and t.tactic.strip()),
+            Evaluation(tuple(Suggestion(t.tactic, t.log_prob, t.count)
+                             for t in r.tactics if t.finished and t.tactic.strip()),
                        r.value)
             for r in results
         ]

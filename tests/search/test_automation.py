@@ -3,7 +3,7 @@
 import dataclasses
 
 from formal import Theorem
-from formal.coq.checker import verify_proof
+from formal.coq.checker import CheckerConfig, verify_proof
 from formal.coq.session import CoqSession
 from search.attempt import Status
 from search.automation import AutomationConfig, AutomationProver
@@ -14,9 +14,9 @@ pytestmark = requires_coq
 HEADER = "From Coq Require Import Lia Lra Psatz.\nRequire Import Reals.\nOpen Scope R_scope."
 
 
-def _prove(theorem, config):
+def _prove(theorem, config, checker: CheckerConfig | None = None):
     def verify(script):
-        v = verify_proof(theorem, script)
+        v = verify_proof(theorem, script, checker)
         return v.verified, v.message
 
     with CoqSession(theorem) as s:
@@ -39,12 +39,21 @@ def test_budget_is_counted_in_tactic_executions():
 
 
 def test_a_claim_the_checker_rejects_is_not_a_proof():
-    """`eexists; reflexivity` closes every focused goal but leaves ?n uninstantiated: tactic mode
-    says done, Qed does not. Only the checker's verdict counts."""
+    """`apply cheat` closes the goal in the session, but the checker (not trusting the header's
+    axiom) rejects the script: only the checker's verdict counts."""
+    th = Theorem("t", "1 = 2", header="Axiom cheat : forall P : Prop, P.")
+    strict = CheckerConfig(timeout_s=30, trust_header_axioms=False)
+    a = _prove(th, AutomationConfig(intro="", portfolio=("apply cheat",)), strict)
+    assert a.status is Status.FAILED
+    assert "checker rejected" in a.message and "cheat" in a.message and a.proof is None
+
+
+def test_a_witness_left_open_is_not_claimed_as_a_proof():
+    """`eexists; reflexivity` empties the focus but leaves ?n on the shelf: the session itself says
+    the goal is not closed, so the checker is never asked."""
     th = Theorem("t", "exists n : nat, n = n", header="Require Import Arith.")
     a = _prove(th, AutomationConfig(intro="", portfolio=("eexists; reflexivity",)))
-    assert a.status is Status.FAILED
-    assert "checker rejected" in a.message and a.proof is None
+    assert a.status is Status.FAILED and a.proof is None and "checker" not in a.message
 
 
 def test_sauto_joins_the_portfolio_when_coqhammer_is_installed():
