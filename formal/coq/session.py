@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from formal.coq import xml
+from formal.coq.allowlist import find_forbidden
 from formal.coq.pool import ProcessPool
 from formal.coq.process import CoqDied, CoqProcess, CoqUnresponsive
 from formal.coq.sandbox import TacticRejected, check_tactic, unsendable
@@ -91,10 +92,19 @@ class CoqSession:
             if (problem := unsendable(text)) is not None:
                 raise InvalidStatement(f"{theorem.name}: the statement {problem}")
         try:
-            header = [s.text for s in split_sentences(theorem.header)]
-            decl = [s.text for s in split_sentences(theorem.declaration())]
+            header_sentences = split_sentences(theorem.header)
+            decl_sentences = split_sentences(theorem.declaration())
         except CoqSyntaxError as e:
             raise InvalidStatement(f"{theorem.name}: {e}") from None
+        # Statements are untrusted (suites, generated variants): Coq runs the header, so it passes
+        # the checker's command allowlist, and the statement must stay one declaration.
+        if found := find_forbidden([*header_sentences, *decl_sentences]):
+            where = "header" if found[0] in header_sentences else "statement"
+            raise InvalidStatement(f"{theorem.name}: forbidden in the {where}: {found[1]}")
+        if len(decl_sentences) != 1:
+            raise InvalidStatement(f"{theorem.name}: the statement is not a single declaration")
+        header = [s.text for s in header_sentences]
+        decl = [s.text for s in decl_sentences]
         self._prelude = (*header, GOAL_NAMES, *decl, "Proof.")
         self._nodes: dict[int, _Node] = {}
         self._proc: CoqProcess | None = None

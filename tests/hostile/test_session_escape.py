@@ -218,3 +218,22 @@ def test_coq_killed_at_every_start_is_an_environment_crash(monkeypatch):
     with pytest.raises(EnvironmentCrash, match="coqidetop failed while loading t"):
         CoqSession(th, CoqConfig(max_retries=1))
     assert _KilledWhileLoading.kills == 0  # the start and its one restart both died
+
+
+# ---------------------------------------------------------------- statements Coq would run
+
+
+@pytest.mark.parametrize(
+    "theorem, words",
+    [
+        (Theorem("t", "True", header='Timeout 0x3 Redirect "pwned" Print nat.'), "forbidden in the header: Redirect"),
+        (Theorem("t", "True", header='Require Extraction.\nExtraction "pwned" nat.'), "forbidden in the header: extraction"),
+        (Theorem("t", 'True. Redirect "pwned" Print nat. Lemma u : True'), "forbidden in the statement: Redirect"),
+        (Theorem("t", "True. Lemma u : True"), "not a single declaration"),
+    ],
+)
+def test_a_statement_that_would_run_a_command_is_invalid(theorem, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidStatement, match=words):
+        CoqSession(theorem)
+    assert not list(tmp_path.iterdir())
