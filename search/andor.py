@@ -62,6 +62,9 @@ def run_search(session: Session, policy: PolicyValue, config: AndOrConfig) -> Se
     t0 = time.perf_counter()
     stopped_by = "expansions"
     while not tree.done:
+        if tree.exhausted:  # every tactic tried failed and progressive sampling asks for no more
+            stopped_by = "exhausted"
+            break
         if expansions >= config.max_expansions:
             break
         if config.max_tactics and tactics >= config.max_tactics:

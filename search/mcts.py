@@ -7,6 +7,15 @@ results back (an `Expansion`) and backs the value up. Tests drive it with hand-m
     select:   descend by `score` while the node is expanded and not due a `progressive_sample`
     expand:   add each sampled tactic's result (duplicates add prior mass; invalid ones are remembered)
     backup:   value sums and visit counts along the path; min over subgoals at AND nodes; proved flags
+
+Dead ends. The pseudocode backs up -40 from a leaf whose sampled tactics were all invalid, and samples
+at an expanded OR node again only when `progressive_sample` says so; it leaves open what selection does
+when it reaches such a node again (its `select_child` has no child to pick). Here a node with nothing to
+try below is *dead* (an expanded OR node, not due a progressive sample, whose children are all dead --
+none at all included; an AND node with a dead subgoal) and selection does not enter it, so a dead end
+costs one expansion, not one per visit. It is not revived: its visit count, which would reopen the
+progressive-sampling gate, only grows through simulations that enter it. A dead root ends the search
+(`exhausted`): every tactic the policy proposed failed and the gate does not ask for more.
 """
 
 from __future__ import annotations
@@ -69,12 +78,21 @@ class MCTS:
         """The first proof ends the search."""
         return self.root.proved
 
+    @property
+    def exhausted(self) -> bool:
+        """Nothing is left to try anywhere in the tree."""
+        return self.root.dead
+
     # -- selection ---------------------------------------------------------------------------
     def select(self) -> list[Node]:
         """The path from the root to the OR node to expand next."""
         node, path = self.root, [self.root]
-        while node.expanded and node.children and not self.progressive_sample(node):
-            node = max(node.children, key=lambda child: self.score(node, child))
+        while node.expanded and not self.progressive_sample(node):
+            live = [c for c in node.children if not c.dead]
+            if not live:  # only the root can be dead here (`exhausted`): nothing to descend into
+                break
+            parent = node
+            node = max(live, key=lambda child: self.score(parent, child))
             path.append(node)
         return path
 
@@ -145,6 +163,7 @@ class MCTS:
             node.value_sum += v
             node.visit_count += 1
             node.update_proved()
+            node.dead = self._is_dead(node)
             parent = node.parent
             if parent is None:
                 break
@@ -152,6 +171,13 @@ class MCTS:
                 v = min([1.0] + [c.mean_value() for c in parent.children if not c.proved and c.visit_count > 0])
             else:
                 v = node.reward + v
+
+    def _is_dead(self, node: Node) -> bool:
+        if node.proved:
+            return False
+        if node.kind is Kind.AND:
+            return any(c.dead for c in node.children)
+        return node.expanded and not self.progressive_sample(node) and all(c.dead for c in node.children)
 
     def _same_state_child(self, node: Node, states: tuple[GoalState, ...]) -> Node | None:
         key = _states_key(states)

@@ -42,6 +42,9 @@ class Node:
     net_value: float | None = None  # the value head's estimate when this node was expanded
     invalid_tactics: set[str] = field(default_factory=set)  # tactics that failed here (not retried)
     depth: int = 0
+    # Nothing left to try below: an expanded OR node with no live child that progressive sampling
+    # does not revisit, or an AND node with a dead subgoal. Selection never enters a dead node.
+    dead: bool = False
 
     # -- derived ----------------------------------------------------------------------------
     @property
@@ -98,6 +101,7 @@ class Node:
             if node.parent is not None and node.parent.kind is Kind.OR:
                 assert node.reward == -1.0 and node.tactic is not None
             assert node.visit_count >= sum(c.visit_count for c in node.children)
+            assert not (node.dead and node.proved)
 
     def serialize(self) -> dict:
         """JSON-ready: what the tree view and search records read."""
@@ -114,5 +118,6 @@ class Node:
             "terminal": self.terminal,
             "sample_rounds": self.sample_rounds,
             "invalid": sorted(self.invalid_tactics),
+            "dead": self.dead,
             "children": [c.serialize() for c in self.children],
         }

@@ -119,3 +119,16 @@ def test_a_spent_budget_is_a_failure_with_its_budget_stated(theorems):
     attempt, tree = prove(theorems["imo_1959_p1"], ["intros n _", "auto"], max_expansions=3)
     assert attempt.status is Status.FAILED
     assert "3 expansions" in attempt.message and attempt.env["expansions"] == 3
+
+
+def test_a_dead_root_costs_one_expansion_not_the_budget():
+    """Every proposed tactic fails at the root, and progressive sampling (C = 0.01, alpha = 0.6) asks
+    for no second round: the search is exhausted after one expansion, whatever the budget."""
+    theorem = Theorem("one_is_two", "1 = 2")
+    policy = ScriptedPolicy(["reflexivity", "exact I", "lia"], seed=0)
+    prover = AndOrProver(policy, AndOrConfig(k=3, max_expansions=200))
+    with CoqSession(theorem) as session:
+        attempt = prover.prove(theorem.name, session, lambda script: (False, "unused"))
+    assert attempt.status is Status.FAILED
+    assert attempt.env["expansions"] == 1 and attempt.env["stopped_by"] == "exhausted"
+    assert attempt.tactics_used == 3

@@ -136,7 +136,42 @@ def test_a_leaf_without_valid_tactics_backs_up_the_dead_end_value():
     leaf = path[-1]
     assert leaf.value_sum == -40.0 and leaf.invalid_tactics == {"bad", "worse"}
     assert tree.root.value_sum == -1.0 + (-1 + -40.0)
-    assert tree.select()[-1] is leaf  # a dead end is sampled again when chosen (it has no children)
+    # The leaf is dead: not due a progressive sample (1 round <= 0.01 * 1^0.6 is false), nothing below.
+    # So is the root, whose only child it is: the search is exhausted after two expansions.
+    assert leaf.dead and tree.root.dead and tree.exhausted
+    tree.root.check_invariants()
+
+
+def test_a_dead_end_is_not_entered_again_while_a_sibling_lives():
+    r"""
+        root --a--> x (dead: every tactic invalid)
+             \-b--> y (live)
+    Selection goes to y every time, and the dead end costs no further expansion.
+    """
+    tree = MCTS(st("root"))
+    x, y = st("x"), st("y")
+    expand(tree, [tree.root], -1.0, ("a", 0.0, (x,)), ("b", -5.0, (y,)))
+    node_x = next(c for c in tree.root.children if c.tactic == "a")
+    expand(tree, [tree.root, node_x], -2.0, ("bad", 0.0, None))
+    assert node_x.dead and not tree.root.dead
+    for _ in range(5):
+        path = tree.select()
+        assert node_x not in path and path[1].state == y
+        expand(tree, path, -1.0, (f"t{tree.simulations}", 0.0, (st(f"z{tree.simulations}"),)))
+    assert node_x.visit_count == 1
+    tree.root.check_invariants()
+
+
+def test_a_node_due_a_progressive_sample_is_not_dead_though_its_children_are():
+    """With C = 1, alpha = 1 an OR node is due a new round while rounds <= N: its dead children do not
+    make it dead, and selection stops there to sample again."""
+    tree = MCTS(st("root"), MCTSConfig(progressive_c=1.0, progressive_alpha=1.0))
+    expand(tree, [tree.root], -1.0, ("a", 0.0, (st("x"),)))
+    child = tree.root.children[0]
+    tree.root.sample_rounds = 5  # not due at the root: only the child's fate is under test
+    expand(tree, [tree.root, child], -1.0, ("bad", 0.0, None))
+    assert not child.dead and child.children == []  # 1 round <= 1 * 1: due again
+    assert tree.select() == [tree.root, child]
 
 
 def test_merging_children_that_reach_the_same_state():
