@@ -63,6 +63,9 @@ class GoalState:
 
     id: int
     goals: tuple[Goal, ...]
+    # Where these goals sit among the goals the tactic that made this state left (indices, in order):
+    # what a renderer needs to address a state of several goals the way the session did.
+    slots: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def printed(self) -> str:

@@ -16,6 +16,9 @@ class ProofStep:
     tactic: str
     subproofs: tuple[ProofStep, ...] = field(default_factory=tuple)
     state: str = field(default="", compare=False)
+    # Indices, among the goals the parent step's tactic left, of the goals this step acts on (its
+    # state's `GoalState.slots`); empty when unknown. Several: goals sharing existential variables.
+    slots: tuple[int, ...] = field(default=(), compare=False)
 
     def size(self) -> int:
         """Tactics in the proof."""

@@ -57,18 +57,20 @@ class _Entry:
     produced: int = 0  # goal states that tactic left (they head `open_states`)
 
 
-def linear_steps(entry: _Entry) -> list[tuple[str, int, str]]:
-    """(tactic, goal states it left, printed state it acted on) from the root to `entry`, each acting
-    on the first open goal."""
+def linear_steps(entry: _Entry) -> list[tuple[str, int, str, tuple[int, ...]]]:
+    """(tactic, goal states it left, printed state it acted on, that state's slots) from the root to
+    `entry`, each acting on the first open goal."""
     steps = []
     while entry.parent is not None:
-        steps.append((entry.tactic, entry.produced, entry.parent.open_states[0].printed))
+        acted = entry.parent.open_states[0]
+        steps.append((entry.tactic, entry.produced, acted.printed, acted.slots))
         entry = entry.parent
     return steps[::-1]
 
 
 def to_proof(steps: list[tuple]) -> ProofStep:
-    """The depth-first, first-goal-first tactic sequence, (tactic, produced[, state]) each, as a ProofStep tree."""
+    """The depth-first, first-goal-first tactic sequence, (tactic, produced[, state[, slots]]) each, as a
+    ProofStep tree."""
     it = iter(steps)
 
     def take() -> ProofStep:

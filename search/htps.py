@@ -21,6 +21,7 @@ search/mcts.py the graph knows no backend: `run_htps` asks the network and the e
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -95,6 +96,7 @@ class TacticEdge:
     virtual_count: int = 0  # virtual losses of simulations not yet backed up
     proved: bool = False
     dead: bool = False
+    slots: tuple[tuple[int, ...], ...] = ()  # each child's `GoalState.slots` in this tactic's result
 
     def q(self, unvisited_q: float) -> float:
         """Mean value with virtual losses counted as visits worth 0; an unvisited edge starts from one
@@ -359,7 +361,7 @@ class HTPSGraph:
     def _add_edge(self, node: GoalNode, tactic: str, prior: float, states: tuple[GoalState, ...]) -> TacticEdge:
         children = tuple(self.node_for(s) for s in states)
         edge = TacticEdge(tactic, node, children, prior, proved=all(c.proved for c in children),
-                          dead=any(c.dead for c in children))
+                          dead=any(c.dead for c in children), slots=tuple(s.slots for s in states))
         node.edges.append(edge)
         for child in dict.fromkeys(children):  # a goal twice in one result: one parent entry
             child.parents.append(edge)
@@ -453,7 +455,9 @@ class HTPSGraph:
                     continue
                 depth, size = 1 + max((sub[1] for sub in subs), default=0), 1 + sum(sub[2] for sub in subs)
                 if best is None or (depth, size) < best[1:]:
-                    best = (ProofStep(edge.tactic, tuple(sub[0] for sub in subs), node.key), depth, size)
+                    placed = tuple(dataclasses.replace(sub[0], slots=slots)
+                                   for sub, slots in zip(subs, edge.slots or [()] * len(subs)))
+                    best = (ProofStep(edge.tactic, placed, node.key), depth, size)
             memo[node.key] = best
             return best
 

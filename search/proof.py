@@ -15,16 +15,16 @@ def extract_proof(node: Node) -> ProofStep:
     if node.kind is not Kind.OR or not node.proved:
         raise ValueError("extract_proof needs a proved OR node")
     best = min((c for c in node.children if c.proved), key=lambda c: _cost(_step(c)))
-    return _step(best, node.state.printed)
+    return _step(best, node.state.printed, node.state.slots)
 
 
-def _step(child: Node, state: str = "") -> ProofStep:
+def _step(child: Node, state: str = "", slots: tuple[int, ...] = ()) -> ProofStep:
     """The step made by the tactic edge into `child` (terminal, OR or AND) from the printed `state`."""
     if child.terminal:
-        return ProofStep(child.tactic, state=state)
+        return ProofStep(child.tactic, state=state, slots=slots)
     if child.kind is Kind.OR:
-        return ProofStep(child.tactic, (extract_proof(child),), state)
-    return ProofStep(child.tactic, tuple(extract_proof(g) for g in child.children), state)
+        return ProofStep(child.tactic, (extract_proof(child),), state, slots)
+    return ProofStep(child.tactic, tuple(extract_proof(g) for g in child.children), state, slots)
 
 
 def _cost(step: ProofStep) -> tuple[int, int]:

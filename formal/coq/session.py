@@ -201,8 +201,8 @@ class CoqSession:
 
     # -- states ---------------------------------------------------------------------------------
 
-    def _new_state(self, goals, path, positions, focus_size) -> GoalState:
-        state = GoalState(id=len(self._nodes), goals=tuple(goals))
+    def _new_state(self, goals, path, positions, focus_size, slots=()) -> GoalState:
+        state = GoalState(id=len(self._nodes), goals=tuple(goals), slots=tuple(slots))
         self._nodes[state.id] = _Node(state, tuple(path), tuple(positions), focus_size)
         return state
 
@@ -339,6 +339,7 @@ class CoqSession:
                     path,
                     [fresh[k][0] for k in group],
                     len(goals.focused),
+                    group,
                 )
             )
         return TacticOk(tuple(states))

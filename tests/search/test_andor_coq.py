@@ -132,3 +132,36 @@ def test_a_dead_root_costs_one_expansion_not_the_budget():
     assert attempt.status is Status.FAILED
     assert attempt.env["expansions"] == 1 and attempt.env["stopped_by"] == "exhausted"
     assert attempt.tactics_used == 3
+
+
+@pytest.mark.parametrize("prover_name", ["andor", "bestfirst", "htps"])
+@pytest.mark.parametrize(
+    "statement, split",
+    [
+        ("(exists n : nat, n = 0 /\\ n + 0 = 0) /\\ True", "split; [eexists; split |]"),
+        ("True /\\ (exists n : nat, n = 0 /\\ n + 0 = 0)", "split; [| eexists; split]"),
+    ],
+)
+def test_a_proof_through_goals_that_share_an_evar_renders_as_the_session_ran_it(statement, split, prover_name):
+    """The split leaves a goal of its own and two goals sharing ?n: an AND node whose second state has
+    two goals. The rendered script must address that group as the session did (unfocused, after the
+    one-goal state's block), or the checker answers `No such goal`."""
+    from search.bestfirst import BestFirstConfig, BestFirstProver
+    from search.htps import HTPSConfig, HTPSProver
+
+    theorem = Theorem("shared_evar", statement)
+    checked = []
+
+    def verify(script):
+        v = verify_proof(theorem, script)
+        checked.append((script, v.message))
+        return v.verified, v.message
+
+    policy = ScriptedPolicy([split, "exact I", "reflexivity"], seed=0)
+    prover = {"andor": lambda: AndOrProver(policy, AndOrConfig(k=3, max_expansions=20)),
+              "bestfirst": lambda: BestFirstProver(policy, BestFirstConfig(k=3, max_expansions=20)),
+              "htps": lambda: HTPSProver(policy, HTPSConfig(k=3, max_expansions=20))}[prover_name]()
+    with CoqSession(theorem) as session:
+        attempt = prover.prove(theorem.name, session, verify)
+    assert attempt.status is Status.PROVED, checked
+    assert ": {" in attempt.proof
