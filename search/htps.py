@@ -10,9 +10,16 @@ alternative to the AND-OR MCTS of search/mcts.py.
               unexpanded (or proved) goals. Virtual loss on the chosen edges steers the next simulations
               elsewhere, so that a batch of leaves goes to the network in one call.
     expand    a leaf's sampled tactics become edges (priors: softmax of their log-probabilities);
-              critic = P(provable), from the value head's expected return.
+              critic from the value head (see below).
     backup    bottom-up along the hypertree: a goal gets the value of the tactic chosen there, the
               product of its children's values (leaf: its critic; proved 1; dead 0); N += 1, W += value.
+
+The critic. HTPS trains a separate critic head on P(provable) (targets: `critic_targets`). The proof
+network here has one value head, trained on the return (-steps) of proved states only, so it cannot say
+how likely a goal is to be provable. What this variant uses instead -- named `critic=length` in the
+config and in every report's budget line -- is a proof-length discount: critic_gamma ** (expected
+steps), so the product backup scores a hypertree by critic_gamma ** (total steps to close it). It is
+HTPS's search with AlphaProof's value, not HTPS's critic.
 
 Proved propagates up (an edge when all its children are, a goal when one edge is); dead too (an edge
 when one child is, a goal when all its edges are). The first proof of the root ends the search. Like
@@ -64,6 +71,9 @@ class HTPSConfig:
     # 0.9 puts a goal ~6.6 tactics from done at 0.5 = unvisited_q, so tried and untried tactics compete
     # on equal terms; and a product of critics is critic_gamma ** (total steps), a proof-size discount.
     critic_gamma: float = 0.9  # ours
+    # What the critic is. Only "length" exists: critic_gamma ** (expected steps) from the -steps value
+    # head (module docstring). A trained P(provable) head would be a second option.
+    critic: str = "length"
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_expansions < 1 or self.max_tactics < 0 or self.max_env_errors < 1:
@@ -76,9 +86,11 @@ class HTPSConfig:
             raise ValueError("exploration and prior_temperature must be > 0, unvisited_q in [0, 1]")
         if not 0 < self.critic_gamma <= 1:
             raise ValueError("critic_gamma must be in (0, 1]")
+        if self.critic != "length":
+            raise ValueError(f"critic must be 'length' (the only critic this network has), got {self.critic!r}")
 
     def budget_text(self) -> str:
-        return f"{self.max_expansions} expansions x {self.k} samples"
+        return f"{self.max_expansions} expansions x {self.k} samples, {self.critic} critic"
 
 
 # -- the graph -------------------------------------------------------------------------------------
@@ -322,7 +334,8 @@ class HTPSGraph:
 
     # -- expansion ---------------------------------------------------------------------------------
     def critic(self, value: float) -> float:
-        """P(provable) from the value head's expected return (-steps)."""
+        """The length critic: critic_gamma ** (expected steps) from the value head's -steps, in (0, 1];
+        not a probability of being provable (module docstring)."""
         return self.config.critic_gamma ** max(0.0, -value)  # in (0, 1]; a value > 0 counts as 0 steps
 
     def expand(self, node: GoalNode, value: float, outcomes: Sequence[TacticOutcome]) -> None:

@@ -58,7 +58,9 @@ def test_config_validates_and_states_its_budget():
         HTPSConfig(policy="ucb")
     with pytest.raises(ValueError):
         HTPSConfig(unvisited_q=1.5)
-    assert HTPSConfig(max_expansions=50, k=4).budget_text() == "50 expansions x 4 samples"
+    assert HTPSConfig(max_expansions=50, k=4).budget_text() == "50 expansions x 4 samples, length critic"
+    with pytest.raises(ValueError, match="critic"):
+        HTPSConfig(critic="provability")
     assert (HTPSConfig().policy, HTPSConfig().exploration, HTPSConfig().unvisited_q) == ("rpo", 5.0, 0.5)
 
 
