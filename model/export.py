@@ -6,16 +6,21 @@ An export is a `save_pretrained` directory that plain `transformers` reads for t
     config.json, generation_config.json, model.safetensors   the T5 policy (T5ForConditionalGeneration)
     tokenizer_config.json                                     ByT5Tokenizer, ids as `ByteTokenizer`'s
     value_head.safetensors                                    the value head's weights
-    proofnet_config.json                                      ProofNetConfig + the training info
+    proofnet_config.json                                      ProofNetConfig, the training info, and a
+                                                              sha256 of each file the network is built from
     README.md                                                 model card: parameters, data, training config
 
 Nothing is downloaded: the tokenizer has no vocabulary file and the T5 is built from its config.
+safetensors files carry no checksum (a flipped byte loads as a different weight), so `load_pretrained`
+checks the recorded sha256s; an export written before they were recorded loads with a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -30,14 +35,18 @@ from model.config import ProofNetConfig
 from model.proofnet import ProofNet, bin_centres, t5_config
 from model.tokenizer import ByteTokenizer
 
+log = logging.getLogger(__name__)
+
 FORMAT = "proofzero-proofnet"
 FORMAT_VERSION = 1
 PROOFNET_CONFIG = "proofnet_config.json"
 VALUE_HEAD = "value_head.safetensors"
 POLICY_CONFIG = "config.json"
+GENERATION_CONFIG = "generation_config.json"
 POLICY_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")  # one file, or shards + index
 TOKENIZER_CONFIG = "tokenizer_config.json"
 MODEL_CARD = "README.md"
+CHECKSUMS = "sha256"  # the proofnet_config.json entry: file name -> sha256 hex digest
 
 # Checked on every export: the Hugging Face tokenizer must give `ByteTokenizer`'s ids, sentinels included.
 _PROBE = "x : ℝ ⊢ ∀ y, y = y"
@@ -57,6 +66,7 @@ def save_pretrained(model: ProofNet, out_dir: str | Path, *, training_info: dict
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         _write(model, tmp, training_info or {})
+        _record_checksums(tmp)
         _check_reads_back(model, tmp, out)
         _replace(tmp, out)
     except BaseException:
@@ -73,10 +83,13 @@ def check_target(out: str | Path) -> None:
 
 
 def load_pretrained(path: str | Path) -> ProofNet:
-    """The ProofNet (policy + value head) in an export, in eval mode, on the CPU."""
+    """The ProofNet (policy + value head) in an export, in eval mode, on the CPU; a one-line ValueError
+    for anything that is not one, or whose files differ from those the export wrote."""
     path = Path(path)
-    config = read_config(path)
+    meta = _read_meta(path)
+    config = _config_of(meta, path)
     _require_files(path)
+    verify_checksums(path, meta)
     with torch.device("meta"):  # every weight comes from the files: build the shell without initialising it
         model = ProofNet(config)
     model.t5 = T5ForConditionalGeneration.from_pretrained(path)
@@ -94,13 +107,49 @@ def load_pretrained(path: str | Path) -> ProofNet:
 def read_config(path: str | Path) -> ProofNetConfig:
     """The ProofNetConfig of an export; a one-line ValueError for anything that is not one."""
     path = Path(path)
-    if not path.is_dir():
-        raise ValueError(f"{path}: not a directory (expected a ProofZero export)")
-    data = _read_proofnet_json(path)
-    try:
-        return ProofNetConfig(**data["config"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{path / PROOFNET_CONFIG}: bad config ({e})") from None
+    return _config_of(_read_meta(path), path)
+
+
+def verify_checksums(path: str | Path, meta: dict) -> None:
+    """Every file the network is built from has the sha256 the export recorded (`meta` is its
+    proofnet_config.json); a ValueError naming the first that differs, is gone, or was never recorded.
+    An export without checksums (written before ProofZero recorded them) is logged, not refused."""
+    path = Path(path)
+    recorded = meta.get(CHECKSUMS)
+    if recorded is None:
+        log.warning("%s: an export with no checksums (written before ProofZero recorded them); "
+                    "its weights cannot be verified", path)
+        return
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        raise ValueError(f"{path / PROOFNET_CONFIG}: {CHECKSUMS} is not a mapping of file names to digests")
+    for name in network_files(path):
+        if name not in recorded:
+            raise ValueError(f"{path / name}: not recorded in {PROOFNET_CONFIG} (added after the export?); "
+                             f"not loading it unchecked")
+    for name, digest in sorted(recorded.items()):
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ValueError(f"{path / PROOFNET_CONFIG}: {CHECKSUMS} names {name!r}, not a file of the export")
+        if not (path / name).is_file():
+            raise ValueError(f"{path / name}: recorded in {PROOFNET_CONFIG} but missing")
+        if sha256(path / name) != digest:
+            raise ValueError(f"{path / name}: sha256 differs from the one recorded in {PROOFNET_CONFIG} "
+                             f"(the file is corrupted or was changed after the export)")
+
+
+def network_files(path: Path) -> list[str]:
+    """The files of the export at `path` that the network is built from, and so are checksummed: the
+    T5 config and generation config, every safetensors file (one, or shards + index), the value head.
+    The tokenizer files and the model card are not read by `load_pretrained`."""
+    names = {POLICY_CONFIG, GENERATION_CONFIG, VALUE_HEAD, *POLICY_WEIGHTS, *(p.name for p in path.glob("*.safetensors"))}
+    return sorted(n for n in names if (path / n).is_file())
+
+
+def sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def hf_tokenizer(tokenizer: ByteTokenizer) -> ByT5Tokenizer:
@@ -122,6 +171,14 @@ def _write(model: ProofNet, out: Path, training_info: dict) -> None:
     (out / PROOFNET_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     _save_tokenizer(config.tokenizer(), out)
     (out / MODEL_CARD).write_text(model_card(model, training_info))
+
+
+def _record_checksums(out: Path) -> None:
+    """Add the sha256 of each network file to proofnet_config.json. Taken last, just before
+    `_check_reads_back`, so the digests are of exactly the bytes shown to read back as the model."""
+    meta = json.loads((out / PROOFNET_CONFIG).read_text())
+    meta[CHECKSUMS] = {name: sha256(out / name) for name in network_files(out)}
+    (out / PROOFNET_CONFIG).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 def _check_reads_back(model: ProofNet, written: Path, out: Path) -> None:
@@ -213,7 +270,8 @@ print(tokenizer.batch_decode(policy.generate(**ids, max_new_tokens={config.max_t
 ```
 
 Policy and value, with ProofZero: `model.export.load_pretrained(PATH)`. The value head's weights are
-in `{VALUE_HEAD}`, the network's sizes in `{PROOFNET_CONFIG}`.
+in `{VALUE_HEAD}`, the network's sizes in `{PROOFNET_CONFIG}`, with a sha256 of each file the network
+is built from (checked on loading).
 
 ## Data
 
@@ -256,7 +314,10 @@ def _replace(tmp: Path, out: Path) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _read_proofnet_json(path: Path) -> dict:
+def _read_meta(path: Path) -> dict:
+    """The export's proofnet_config.json, checked for format and version."""
+    if not path.is_dir():
+        raise ValueError(f"{path}: not a directory (expected a ProofZero export)")
     file = path / PROOFNET_CONFIG
     if not file.is_file():
         raise ValueError(f"{path}: not a ProofZero export (no {PROOFNET_CONFIG})")
@@ -270,6 +331,13 @@ def _read_proofnet_json(path: Path) -> dict:
         raise ValueError(f"{file}: export format version {data.get('format_version')!r}; "
                          f"this ProofZero reads version {FORMAT_VERSION}")
     return data
+
+
+def _config_of(meta: dict, path: Path) -> ProofNetConfig:
+    try:
+        return ProofNetConfig(**meta["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path / PROOFNET_CONFIG}: bad config ({e})") from None
 
 
 def _require_files(path: Path) -> None:

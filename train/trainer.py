@@ -29,7 +29,7 @@ from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, Strateg
 
 from model.config import ProofNetConfig
 from train.callbacks import MetricsLog, read_metrics
-from train.checkpoint import load_checkpoint
+from train.checkpoint import check_resumable, load_checkpoint, weights_only_loads, zero_safe_globals
 from train.config import TrainConfig
 from train.data import make_datamodule
 from train.module import ProofNetModule
@@ -54,6 +54,8 @@ def train(cfg: TrainConfig) -> dict | None:
         module.net.load_state_dict(init.state_dict())
     datamodule = make_datamodule(cfg, model_config)
     ckpt_path = resume_path(cfg, run_dir)
+    if ckpt_path is not None:
+        check_resumable(ckpt_path)  # intact, and no pickle that runs code (a CheckpointError if not)
     trainer = build_trainer(cfg, run_dir)
     if trainer.is_global_zero:
         _write_yaml(run_dir / "config.yaml", dataclasses.asdict(cfg))
@@ -62,7 +64,9 @@ def train(cfg: TrainConfig) -> dict | None:
         trainer.validate(module, datamodule=datamodule, verbose=False)  # the curve's step-0 point
     else:
         log.info("resuming from %s", ckpt_path)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    # weights_only=True explicitly: Lightning's default (None) leaves it to torch, which an environment
+    # variable (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD) turns into a full unpickle.
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     final = run_dir / "checkpoints" / LAST
     trainer.save_checkpoint(final)  # the end state, whatever the save interval
     if not trainer.is_global_zero:
@@ -199,11 +203,20 @@ def _strategy(cfg: TrainConfig, accelerator: str) -> Strategy | str:
                                   "on CPU use strategy=ddp or auto")
         stage = 3 if "stage_3" in cfg.strategy else 2
         offload = cfg.strategy.endswith("_offload")
-        return DeepSpeedStrategy(stage=stage, offload_optimizer=offload, offload_parameters=offload and stage == 3,
-                                 logging_level=logging.WARNING)
+        return SafeDeepSpeedStrategy(stage=stage, offload_optimizer=offload,
+                                     offload_parameters=offload and stage == 3, logging_level=logging.WARNING)
     if cfg.strategy == "ddp" or (cfg.strategy == "auto" and _several(cfg)):
         return DDPStrategy(process_group_backend="gloo" if accelerator == "cpu" else "nccl")
     return "auto"
+
+
+class SafeDeepSpeedStrategy(DeepSpeedStrategy):
+    """Lightning's DeepSpeed strategy, resuming weights-only: it hands the checkpoint to DeepSpeed's engine,
+    whose reader calls torch.load(weights_only=False) and ignores the Trainer's weights_only."""
+
+    def load_checkpoint(self, checkpoint_path, weights_only=None):
+        with weights_only_loads(zero_safe_globals()):
+            return super().load_checkpoint(checkpoint_path, weights_only=True)
 
 
 def _several(cfg: TrainConfig) -> bool:
