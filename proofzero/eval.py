@@ -161,7 +161,7 @@ def load_model(path: str):
     from model.export import load_pretrained
 
     p = Path(path)
-    if (p / "proofnet.json").is_file() or (p / "config.json").is_file() and not (p / "checkpoints").is_dir():
+    if (p / "proofnet_config.json").is_file() or (p / "config.json").is_file() and not (p / "checkpoints").is_dir():
         try:
             return load_pretrained(p)
         except (OSError, ValueError) as e:
