@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+# As `proofzero.cli` does for every command, before any test imports torch: spinning OpenMP threads
+# slow torch several-fold when another job shares the cores (and the tests run torch in-process too).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 FIXTURES = REPO / "tests" / "fixtures"
