@@ -6,6 +6,7 @@ theorems `lean` (the REPL sessions) and `lean_checker` (the trusted checker); se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from formal.coq.checker import CheckerConfig
 from formal.coq.session import CoqConfig
@@ -14,18 +15,19 @@ from formal.lean.session import LeanConfig
 from search.andor import AndOrConfig
 from search.automation import AutomationConfig
 from search.bestfirst import BestFirstConfig
+from search.candidates import resolve_candidates
 from search.distributed import RayConfig
 from search.htps import HTPSConfig
 
 PROVERS = ("automation", "bestfirst", "andor", "htps")
-POLICIES = ("network", "scripted")
+POLICIES = ("network", "scripted", "candidates")
 
 
 @dataclass(frozen=True)
 class PolicyConfig:
     """The proof network behind the learned provers (or a scripted stand-in, for tests and ablations)."""
 
-    kind: str = "network"  # network | scripted
+    kind: str = "network"  # network | scripted | candidates (model-free: the candidates, uniform priors)
     checkpoint: str = ""  # network: an export dir, a .ckpt, a ZeRO checkpoint dir or a training run dir
     method: str = "sample"  # sample | beam
     temperature: float = 1.0
@@ -34,6 +36,9 @@ class PolicyConfig:
     batch: bool = True  # share one batching server between the theorems in flight
     max_batch: int = 32  # states per model call
     max_wait_ms: float = 5.0  # how long the server waits to fill a batch
+    # Candidate tactics the network ranks at every expansion, joined to its samples
+    # (search/candidates.py): none | default (the backend's list) | a file | a list of tactics.
+    candidates: Any = "none"
 
     def __post_init__(self) -> None:
         if self.kind not in POLICIES:
@@ -42,6 +47,15 @@ class PolicyConfig:
             raise ValueError("policy.method must be sample or beam")
         if self.temperature <= 0 or self.max_batch < 1 or self.max_wait_ms < 0:
             raise ValueError("policy.temperature must be > 0, max_batch >= 1, max_wait_ms >= 0")
+        spec = self.candidates
+        if isinstance(spec, list):
+            object.__setattr__(self, "candidates", tuple(spec))
+        resolve_candidates(self.candidates, "coq")  # the spec's shape and file, checked up front
+        if self.kind == "candidates" and self.candidates in ("none", "", None):
+            raise ValueError("policy.kind=candidates needs policy.candidates (default, a file or a list)")
+
+    def candidate_tactics(self, backend: str) -> tuple[str, ...]:
+        return resolve_candidates(self.candidates, backend)
 
 
 @dataclass(frozen=True)
@@ -103,4 +117,13 @@ class EvalConfig:
             "andor": self.andor.budget_text(),
             "htps": self.htps.budget_text(),
         }[self.prover]
-        return f"pass@{self.effective_attempts}, {per} ({self.label})"
+        return f"pass@{self.effective_attempts}, {per}{self.candidates_text()} ({self.label})"
+
+    def candidates_text(self, backend: str = "coq") -> str:
+        """How the candidate tactics enter, for the budget line: they change what a budget buys."""
+        if not self.uses_policy or self.policy.kind == "scripted":
+            return ""
+        n = len(self.policy.candidate_tactics(backend))
+        if self.policy.kind == "candidates":
+            return f", {n} candidate tactics, uniform priors (no model)"
+        return f", + {n} candidate tactics ranked by the network" if n else ""

@@ -58,7 +58,7 @@ class TacticOutcome:
     tactic: str
     log_prob: float
     states: tuple[GoalState, ...] | None
-    count: int = 1  # samples of this tactic in the expansion: each adds exp(log_prob / tau) of prior
+    count: float = 1  # samples of this tactic in the expansion: each adds exp(log_prob / tau) of prior
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import Protocol
 class Suggestion:
     tactic: str
     log_prob: float
-    count: int = 1  # how many of the K samples were this tactic: each one adds prior mass
+    count: float = 1  # how many of the K samples were this tactic (each adds prior mass); for a candidate
+    # tactic, the number the network expects (search/candidates.py)
 
 
 @dataclass(frozen=True)
