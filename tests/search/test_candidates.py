@@ -14,7 +14,6 @@ from search.andor import AndOrConfig, AndOrProver
 from search.attempt import Status
 from search.automation import DEFAULT_PORTFOLIO
 from search.candidates import (
-    DEFAULT_CANDIDATES,
     CandidatePolicy,
     RankedCandidates,
     join_candidates,
