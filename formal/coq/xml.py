@@ -3,13 +3,19 @@
 Only what the session and the tracer need: Init, Add, Subgoals, Status, Query, Edit_at, Quit.
 Messages arrive as rich pretty-printing (``<richpp>``); we keep its text. Coq emits ``&nbsp;``,
 which is not an XML entity.
+
+A session reads one goal record per tactic, so the two answers it gets most (a good Add, a goal
+record) are read by hand: their layout is fixed (Coq's printer puts no blanks between tags) and a
+richpp's text is its markup with the tags taken out. Whatever else arrives, or anything unusual in
+those two (another layout, a character or entity XML refuses), goes through ElementTree as before.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from xml.sax.saxutils import escape
 
 from formal.goal import Goal, Hypothesis
@@ -84,14 +90,28 @@ def quit_call() -> bytes:
     return b'<call val="Quit"><unit/></call>'
 
 
+# A goal as the fast reader leaves it: (id, hypotheses' texts, conclusion's text, evar name or None).
+RawGoal = tuple[str, tuple[str, ...], str, "str | None"]
+# The four goal lists of a record (focused, background, shelved, given up); () when no proof is open.
+Record = tuple[tuple[RawGoal, ...], ...]
+
+
 @dataclass(frozen=True)
 class Answer:
-    """One ``<value>``: good with its payload element, or fail with Coq's message."""
+    """One ``<value>``: good with its payload element, or fail with Coq's message.
+
+    `record` is the goal record when the fast reader read it (then `payload`, the element tree, is
+    built only if someone asks for it); None when the answer is not one it reads."""
 
     good: bool
-    payload: ET.Element
+    text: str = field(repr=False)  # the <value> element as text, &nbsp; made &#160;
     message: str = ""
     state_id: int | None = None  # for a failure: the last state that is still valid
+    record: Record | None = field(default=None, repr=False)
+
+    @cached_property
+    def payload(self) -> ET.Element:
+        return _tree(self.text)
 
 
 @dataclass(frozen=True)
@@ -130,21 +150,34 @@ class Status:
 
 def parse_answer(raw: bytes) -> Answer:
     text = raw.decode("utf-8", errors="replace").replace("&nbsp;", "&#160;")
+    if text.startswith(_RECORD_START):
+        try:
+            return Answer(True, text, record=_read_record(text))
+        except _Unusual:
+            pass  # read it as a tree
+    el = _tree(text)
+    if el.get("val") == "good":
+        answer = Answer(True, text)
+    else:
+        sid = el.find("state_id")
+        answer = Answer(
+            False,
+            text,
+            message=_text(el.find("richpp")),
+            state_id=int(sid.get("val")) if sid is not None else None,
+        )
+    answer.__dict__["payload"] = el  # the tree is built already: keep it (cached_property's slot)
+    return answer
+
+
+def _tree(text: str) -> ET.Element:
     try:
         el = ET.fromstring(text)
     except ET.ParseError as e:
         raise ProtocolError(f"unreadable answer from coqidetop: {e}: {text[:200]!r}") from None
     if el.tag != "value":
         raise ProtocolError(f"expected <value>, got <{el.tag}>")
-    if el.get("val") == "good":
-        return Answer(True, el)
-    sid = el.find("state_id")
-    return Answer(
-        False,
-        el,
-        message=_text(el.find("richpp")),
-        state_id=int(sid.get("val")) if sid is not None else None,
-    )
+    return el
 
 
 def state_id_of_init(answer: Answer) -> int:
@@ -170,42 +203,48 @@ def state_id_of_add(answer: Answer) -> int:
     return int(sid.get("val"))
 
 
-def _goal_record(answer: Answer) -> list[ET.Element] | None:
-    """The four goal lists (focused, background, shelved, given up), or None when no proof is open."""
+def record_of(answer: Answer) -> Record:
+    """The four goal lists (focused, background, shelved, given up) as `RawGoal`s; () when no proof
+    is open."""
+    if answer.record is not None:
+        return answer.record
     opt = answer.payload.find("option")
     if opt is None or opt.get("val") == "none":
-        return None
+        return ()
     lists = opt.findall("goals/list")
     if len(lists) != 4:
         raise ProtocolError(f"goal record with {len(lists)} lists, expected 4")
-    return lists
+    # iter, not findall: the background list holds pairs of lists (the goals before and after the
+    # focus, one pair per level of focusing), and its goals are read in document order.
+    return tuple(tuple(_raw_goal(g) for g in lst.iter("goal")) for lst in lists)
 
 
 def parse_goals(answer: Answer) -> Goals | None:
     """None when no proof is open (after the last goal of the theorem is closed, still Some [])."""
-    lists = _goal_record(answer)
-    if lists is None:
+    lists = record_of(answer)
+    if not lists:
         return None
-    return Goals(focused=tuple(_goal(g) for g in lists[0].findall("goal")))
+    return Goals(focused=tuple((gid, _goal(hyps, ccl)) for gid, hyps, ccl, _ in lists[0]))
 
 
 def parse_unfocused(answer: Answer, focused: Goals) -> Goals:
     """`focused` (from `parse_goals`) completed with the goal ids of an `unfocused_goal_call` answer."""
-    lists = _goal_record(answer)
-    if lists is None:
+    lists = record_of(answer)
+    if not lists:
         return focused
-    background = tuple(g.findtext("string", default="") for g in lists[1].iter("goal"))
-    shelved, given_up = ([g.findtext("string", default="") for g in lst.findall("goal")] for lst in lists[2:])
-    return Goals(focused.focused, background, tuple(shelved), tuple(given_up))
+    background, shelved, given_up = (tuple(g[0] for g in lst) for lst in lists[1:])
+    return Goals(focused.focused, background, shelved, given_up)
 
 
 def parse_open_goals(answer: Answer) -> OpenGoals:
     """The goals of an `open_goals_call` answer; no proof open reads as no goals at all."""
-    lists = _goal_record(answer)
-    if lists is None:
+    lists = record_of(answer)
+    if not lists:
         return OpenGoals((), (), ())
-    focused, background, shelved, given_up = ([_named_goal(g) for g in lst.iter("goal")] for lst in lists)
-    return OpenGoals((*focused, *background), tuple(shelved), tuple(given_up))
+    focused, background, shelved, given_up = (
+        tuple((name, _goal(hyps, ccl)) for _, hyps, ccl, name in lst) for lst in lists
+    )
+    return OpenGoals((*focused, *background), shelved, given_up)
 
 
 def parse_status(answer: Answer) -> Status:
@@ -223,15 +262,163 @@ def _text(el: ET.Element | None) -> str:
     return "".join(el.itertext()).replace("\xa0", " ").strip()
 
 
-def _goal(el: ET.Element) -> tuple[str, Goal]:
-    gid = el.findtext("string", default="")
-    hyps = tuple(parse_hypothesis(_text(h)) for h in el.findall("list/richpp"))
-    return gid, Goal(hypotheses=hyps, conclusion=_text(el.find("richpp")))
-
-
-def _named_goal(el: ET.Element) -> tuple[str | None, Goal]:
+def _raw_goal(el: ET.Element) -> RawGoal:
     name = el.find("option/string")
-    return (name.text if name is not None else None), _goal(el)[1]
+    return (
+        el.findtext("string", default=""),
+        tuple(_text(h) for h in el.findall("list/richpp")),
+        _text(el.find("richpp")),
+        name.text if name is not None else None,
+    )
+
+
+def _goal(hyps: tuple[str, ...], conclusion: str) -> Goal:
+    return Goal(hypotheses=tuple(parse_hypothesis(h) for h in hyps), conclusion=conclusion)
+
+
+# -- the fast reader: a goal record without a tree ------------------------------------------------
+
+
+class _Unusual(Exception):
+    """The text is not laid out the way the fast reader knows: read it with ElementTree instead."""
+
+
+_RECORD_START = '<value val="good"><option val="'
+_NO_PROOF = '<value val="good"><option val="none"/></value>'
+_GOALS_START = '<value val="good"><option val="some"><goals>'
+_GOALS_END = "</goals></option></value>"
+_TEXT = re.compile(r">([^<]+)")
+# Characters ElementTree would refuse (XML does not allow them) or read differently (\r, which it
+# normalises to \n).
+_NOT_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_COMMON = (("&#160;", "\xa0"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))  # &amp; last
+
+
+def _read_record(text: str) -> Record:
+    """The goal record of a good Subgoals answer, read by position; `_Unusual` for anything else."""
+    if text == _NO_PROOF:
+        return ()
+    if not text.startswith(_GOALS_START):
+        raise _Unusual
+    pos, lists = len(_GOALS_START), []
+    for k in range(4):
+        goals: list[RawGoal] = []
+        if k == 1:  # the background: a list of pairs of goal lists, one pair per focus level
+            pos = _read_list(text, pos, goals, _read_pair)
+        else:
+            pos = _read_list(text, pos, goals, _read_goal)
+        lists.append(tuple(goals))
+    if text[pos:] != _GOALS_END:
+        raise _Unusual
+    return tuple(lists)
+
+
+def _read_list(text: str, pos: int, goals: list[RawGoal], item) -> int:
+    """``<list/>`` or ``<list>`` items ``</list>`` at `pos`; `item(text, pos, goals)` reads one item
+    into `goals` and returns the position after it, or -1 when there is none at `pos`."""
+    if text.startswith("<list/>", pos):
+        return pos + 7
+    if not text.startswith("<list>", pos):
+        raise _Unusual
+    pos += 6
+    while (after := item(text, pos, goals)) != -1:
+        pos = after
+    if not text.startswith("</list>", pos):
+        raise _Unusual
+    return pos + 7
+
+
+def _read_pair(text: str, pos: int, goals: list[RawGoal]) -> int:
+    if not text.startswith("<pair>", pos):
+        return -1
+    pos = _read_list(text, pos + 6, goals, _read_goal)
+    pos = _read_list(text, pos, goals, _read_goal)
+    if not text.startswith("</pair>", pos):
+        raise _Unusual
+    return pos + 7
+
+
+def _read_goal(text: str, pos: int, goals: list[RawGoal]) -> int:
+    """One ``<goal>`` at `pos` into `goals` (id, hypotheses, conclusion, name); -1 if none is there."""
+    if not text.startswith("<goal><string>", pos):
+        return -1
+    end = text.find("</string>", pos)
+    if end == -1:
+        raise _Unusual
+    gid, pos = _chars(text[pos + 14 : end]), end + 9
+    hyps = []
+    if text.startswith("<list/>", pos):
+        pos += 7
+    elif text.startswith("<list>", pos):
+        pos += 6
+        while text.startswith("<richpp>", pos):
+            hyp, pos = _read_richpp(text, pos)
+            hyps.append(hyp)
+        if not text.startswith("</list>", pos):
+            raise _Unusual
+        pos += 7
+    else:
+        raise _Unusual
+    if not text.startswith("<richpp>", pos):
+        raise _Unusual
+    conclusion, pos = _read_richpp(text, pos)
+    name = None
+    if text.startswith('<option val="none"/>', pos):
+        pos += 20
+    elif text.startswith('<option val="some"><string>', pos):
+        end = text.find("</string></option>", pos)
+        if end == -1:
+            raise _Unusual
+        name = _chars(text[pos + 27 : end]) or None  # as ElementTree reads <string></string>
+        pos = end + 18
+    if not text.startswith("</goal>", pos):
+        raise _Unusual
+    goals.append((gid, tuple(hyps), conclusion, name))
+    return pos + 7
+
+
+def _read_richpp(text: str, pos: int) -> tuple[str, int]:
+    """The text of the ``<richpp>`` at `pos` (as `_text` reads it) and the position after it.
+
+    Its markup is tags without attributes (``<pp>``, ``<constr.notation>``) and Coq's printer
+    escapes ``<``, ``>`` and ``"`` in text, so the text is what follows each ``>`` up to the next
+    ``<``. (That the tags pair up is the printer's business, as it was ElementTree's to refuse.)
+    """
+    end = text.find("</richpp>", pos)
+    if end == -1:
+        raise _Unusual
+    inner = text[pos + 8 : end]
+    if '"' in inner or "<!" in inner or "<?" in inner:  # attributes, comments, CDATA: read as a tree
+        raise _Unusual
+    return _chars("".join(_TEXT.findall(">" + inner))).replace("\xa0", " ").strip(), end + 9
+
+
+def _chars(text: str) -> str:
+    """Character data with its references replaced; `_Unusual` for markup, an unknown `&`, or a
+    character that ElementTree would refuse or read differently (a control character, \\r)."""
+    if "<" in text or _NOT_CHARS.search(text):
+        raise _Unusual
+    if "&" not in text:
+        return text
+    plain = text
+    for ref, char in _COMMON:
+        plain = plain.replace(ref, char)
+    if plain.count("&") == plain.count("&amp;"):
+        return plain.replace("&amp;", "&")
+    if "&" in _ENTITY.sub("", text):  # a reference XML does not define, or a bare &
+        raise _Unusual
+    return _ENTITY.sub(_entity, text)
+
+
+def _entity(m: re.Match) -> str:
+    if m.group(1):
+        return _NAMED[m.group(1)]
+    code = int(m.group(2)) if m.group(2) else int(m.group(3), 16)
+    if code in (0x9, 0xA) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF:
+        return chr(code)
+    raise _Unusual  # a character XML refuses, or &#13; (left to ElementTree)
 
 
 def _split_top(text: str, sep: str) -> int:
