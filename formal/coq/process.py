@@ -26,6 +26,7 @@ from formal.coq import xml
 log = logging.getLogger(__name__)
 
 _LIVE: weakref.WeakSet[CoqProcess] = weakref.WeakSet()
+_GOAL_CALL = xml.goal_call()
 
 
 class CoqDied(RuntimeError):
@@ -60,6 +61,7 @@ class CoqProcess:
             resource.prlimit(self.proc.pid, resource.RLIMIT_AS, (limit, limit))
         except (ProcessLookupError, PermissionError, OSError):
             pass  # it died already; the first call reports that
+        self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self._buf = b""
         self.pending = 0  # answers still owed by `add_and_query` (after a timeout: to discard)
         try:
@@ -80,49 +82,70 @@ class CoqProcess:
     # -- wire -----------------------------------------------------------------------------------
 
     def _call(self, payload: bytes, timeout: float) -> xml.Answer:
-        if not self.alive:
-            raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
-        try:
-            self.proc.stdin.write(payload)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise CoqDied("coqidetop closed its input") from None
+        self._send(payload)
         return self._read_answer(timeout)
+
+    def _send(self, payload: bytes) -> None:
+        """Write calls straight to the pipe (one system call for a tactic's calls, no buffer)."""
+        try:
+            while payload:
+                payload = payload[os.write(self._in, payload) :]
+        except OSError:  # EPIPE (Python ignores SIGPIPE), or a closed pipe
+            if self.proc.poll() is not None:
+                raise CoqDied(f"coqidetop exited with code {self.proc.returncode}") from None
+            raise CoqDied("coqidetop closed its input") from None
 
     def _read_answer(self, timeout: float) -> xml.Answer:
         return xml.parse_answer(self._read_raw(timeout))
 
     def _read_raw(self, timeout: float) -> bytes:
         """The next ``<value>...</value>``, feedback before it skipped."""
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
+        buf, deadline = self._buf, None
         while True:
-            start = self._buf.find(b"<value")
-            end = self._buf.find(b"</value>", max(start, 0))
-            if start != -1 and end != -1:
-                raw, self._buf = self._buf[start : end + 8], self._buf[end + 8 :]
-                return raw
-            left = deadline - time.monotonic()
+            end = buf.find(b"</value>")
+            if end != -1:  # values do not nest and feedback holds none: its start is the last before
+                start = buf.rfind(b"<value", 0, end)
+                self._buf = buf[end + 8 :]
+                if start == -1:
+                    raise xml.ProtocolError(f"an answer's end without its start: {buf[:200]!r}")
+                return buf[start : end + 8]
+            if deadline is None:
+                deadline = time.monotonic() + timeout
+                left = timeout
+            else:
+                left = deadline - time.monotonic()
             if left <= 0:
+                self._buf = buf
                 raise CoqUnresponsive(f"no answer within {timeout:.1f}s")
-            ready, _, _ = select.select([fd], [], [], left)
+            ready, _, _ = select.select([self._out], [], [], left)
             if ready:
-                chunk = os.read(fd, 1 << 16)
+                chunk = os.read(self._out, 1 << 16)
                 if not chunk:
+                    self._buf = buf
                     self.proc.wait()
                     raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
-                self._buf += chunk
+                buf += chunk
                 # Feedback we do not use is dropped as it arrives, so the buffer stays small.
-                if b"<value" not in self._buf:
-                    cut = self._buf.rfind(b"</feedback>")
+                if b"<value" not in buf:
+                    cut = buf.rfind(b"</feedback>")
                     if cut != -1:
-                        self._buf = self._buf[cut + 11 :]
+                        buf = buf[cut + 11 :]
 
     # -- document -------------------------------------------------------------------------------
 
     def add(self, sentence: str, timeout: float) -> xml.Answer:
         """Append one sentence (parsed, not yet run). On success it joins the document."""
-        answer = self._call(xml.add_call(sentence, self.tip), timeout)
+        self._send(xml.add_call(sentence, self.tip))
+        return self._read_added(sentence, timeout)
+
+    def _read_added(self, sentence: str, timeout: float) -> xml.Answer:
+        """The answer to an Add of `sentence`; on success the sentence joins the document."""
+        raw = self._read_raw(timeout)
+        sid = xml.good_add_state_id(raw)  # the common case, read without building a tree
+        if sid is not None:
+            self.doc.append((sentence, sid))
+            return xml.Answer(True, raw.decode())
+        answer = xml.parse_answer(raw)
         if answer.good:
             self.doc.append((sentence, xml.state_id_of_add(answer)))
         return answer
@@ -132,22 +155,10 @@ class CoqProcess:
 
         Returns the Add's failure (a parse error), or the Goal answer (goals, or Coq's error).
         """
-        if not self.alive:
-            raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
-        try:
-            self.proc.stdin.write(xml.add_call(sentence, self.tip) + xml.goal_call())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise CoqDied("coqidetop closed its input") from None
-        raw = self._read_raw(timeout)
-        sid = xml.good_add_state_id(raw)  # the common case, read without building a tree
-        added = None if sid is not None else xml.parse_answer(raw)
-        if added is not None and added.good:
-            sid = xml.state_id_of_add(added)
-        if sid is not None:
-            self.doc.append((sentence, sid))
+        self._send(xml.add_call(sentence, self.tip) + _GOAL_CALL)
+        added = self._read_added(sentence, timeout)
         ran = self._read_answer(timeout)
-        return ran if added is None or added.good else added
+        return ran if added.good else added
 
     def add_and_query(
         self, sentence: str, queries: Sequence[bytes], timeout: float
@@ -159,13 +170,7 @@ class CoqProcess:
         without running the sentence again. Each read has its own deadline; `pending` counts the
         answers not read yet when one times out.
         """
-        if not self.alive:
-            raise CoqDied(f"coqidetop exited with code {self.proc.returncode}")
-        try:
-            self.proc.stdin.write(xml.add_call(sentence, self.tip) + b"".join(queries))
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise CoqDied("coqidetop closed its input") from None
+        self._send(xml.add_call(sentence, self.tip) + b"".join(queries))
         self.pending = 1 + len(queries)
         added = self._read_answer(timeout)
         self.pending -= 1
@@ -179,7 +184,7 @@ class CoqProcess:
 
     def goals(self, timeout: float) -> xml.Answer:
         """Run the document up to its tip and report the goals there."""
-        return self._call(xml.goal_call(), timeout)
+        return self._call(_GOAL_CALL, timeout)
 
     def query(self, payload: bytes, timeout: float) -> xml.Answer:
         """One call that leaves the document as it is (``Subgoals``, ``Status``), answered in time."""
@@ -224,6 +229,7 @@ class CoqProcess:
             except ProcessLookupError:
                 pass
         self.proc.wait()
+        self._in = self._out = -1  # the numbers may be reused once closed: never write there
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
