@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # `?n`), so a shelved goal can be matched with the goals that mention it. It changes no goal's text.
 # (An option set with SetOptions would not do: Coq restores the tip's own options to answer.)
 GOAL_NAMES = "Set Printing Goal Names."
+_CHECKED_MAX = 4096  # sandbox verdicts remembered per session
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class CoqSession:
         header = [s.text for s in header_sentences]
         decl = [s.text for s in decl_sentences]
         self._prelude = (*header, GOAL_NAMES, *decl, "Proof.")
+        self._timeout = f"Timeout {max(1, round(self.config.tactic_timeout_s))} "
+        self._checked: dict[str, str | TacticRejected] = {}  # sandbox verdicts by tactic text
         self._nodes: dict[int, _Node] = {}
         self._proc: CoqProcess | None = None
         self._focused: tuple[str, ...] = ()  # Coq goal ids focused at the process tip
@@ -260,16 +263,34 @@ class CoqSession:
 
     def run_tactic(self, state: GoalState, tactic: str) -> TacticResult:
         node = self._node(state)
-        try:
-            tac = check_tactic(tactic)
-        except TacticRejected as e:
+        tac = self._check(tactic)
+        if isinstance(tac, TacticRejected):
             self.stats.rejected += 1
-            return TacticError(f"rejected: {e}", rejected=True)
+            return TacticError(f"rejected: {tac}", rejected=True)
         return cached_run(self.stats, node.children, tac, lambda t: self._run_with_recovery(node, t))
+
+    def _check(self, tactic: str) -> str | TacticRejected:
+        """The sandbox's verdict on a tactic text: normalised, or why not. A search proposes the same
+        texts at many states, and the check is a function of the text alone: each is checked once."""
+        if type(tactic) is not str:
+            try:
+                return check_tactic(tactic)
+            except TacticRejected as e:
+                return e
+        verdict = self._checked.get(tactic)
+        if verdict is None:
+            try:
+                verdict = check_tactic(tactic)
+            except TacticRejected as e:
+                verdict = e
+            if len(self._checked) >= _CHECKED_MAX:
+                self._checked.clear()
+            self._checked[tactic] = verdict
+        return verdict
 
     def _plan(self, node: _Node, tac: str) -> tuple[tuple[str, ...], str, bool]:
         """(path to stand on, sentence to run, whether the new focus holds only our goals)."""
-        timeout = f"Timeout {max(1, round(self.config.tactic_timeout_s))} "
+        timeout = self._timeout
         if len(node.positions) == node.focus_size:
             return node.path, f"{timeout}{tac}.", True
         first = node.positions[0] + 1
@@ -331,6 +352,9 @@ class CoqSession:
         self._tip_path = path
         if not fresh and (problem := self._unfinished(proc)) is not None:
             return TacticError(problem)
+        if len(fresh) == 1:  # the common case: one new goal, one state
+            ((i, g),) = fresh
+            return TacticOk((self._new_state((g,), path, (i,), len(goals.focused), (0,)),))
         states = []
         for group in independent_groups([g for _, g in fresh]):
             states.append(
