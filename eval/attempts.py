@@ -40,7 +40,7 @@ from search.attempt import Attempt, Status
 from search.automation import AutomationProver
 from search.bestfirst import BestFirstProver
 from search.htps import HTPSProver
-from search.policy import PolicyValue, ScriptedPolicy
+from search.policy import PolicyValue, ScriptedPolicy, SeededPolicy
 from search.treeview import write_tree
 
 log = logging.getLogger(__name__)
@@ -143,12 +143,28 @@ def with_prelude(theorem: Theorem, cfg: EvalConfig) -> Theorem:
     return dataclasses.replace(theorem, header=f"{cfg.prelude}\n{theorem.header}")
 
 
+def attempt_seed(seed: int, name: str, attempt: int) -> int:
+    """The seed of one attempt at one theorem: a fixed function of the run's seed, the theorem and the attempt."""
+    digest = hashlib.sha256(f"{seed}/{name}/{attempt}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
 def scripted_policies(cfg: EvalConfig) -> PolicyFor:
     """A fresh, seeded scripted policy per (theorem, attempt): reproducible whatever the thread order."""
 
     def policy_for(name: str, attempt: int) -> PolicyValue:
-        digest = hashlib.sha256(f"{cfg.seed}/{name}/{attempt}".encode()).digest()
-        return ScriptedPolicy(cfg.policy.tactics, seed=int.from_bytes(digest[:8], "big"))
+        return ScriptedPolicy(cfg.policy.tactics, seed=attempt_seed(cfg.seed, name, attempt))
+
+    return policy_for
+
+
+def seeded_policies(cfg: EvalConfig, policy: PolicyValue) -> PolicyFor:
+    """Per (theorem, attempt), a view of the shared network `policy` (a batching server, a Ray client)
+    whose samples are seeded by the attempt alone: two runs of the same eval sample the same tactics,
+    whatever the threads and the batches."""
+
+    def policy_for(name: str, attempt: int) -> PolicyValue:
+        return SeededPolicy(policy, attempt_seed(cfg.seed, name, attempt))
 
     return policy_for
 
@@ -282,10 +298,7 @@ class ProverFactory:
         elif cfg.policy.kind == "scripted":
             policy_for = scripted_policies(cfg)
         else:
-            policy = self.policy
-
-            def policy_for(name: str, attempt: int) -> PolicyValue:
-                return policy
+            policy_for = seeded_policies(cfg, self.policy)
         return ActorProver(make_prove_one(cfg, policy_for, artifacts, pools), pools)
 
 

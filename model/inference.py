@@ -60,6 +60,10 @@ class ProofNetInference:
         self.tokenizer = model.config.tokenizer()
         self._banned: torch.Tensor | None = None
 
+    def generator(self, seed: int) -> torch.Generator:
+        """A generator on this inference's device, seeded: `policy_value(..., generator=)`."""
+        return torch.Generator(self.device).manual_seed(seed)
+
     def banned(self, vocab: int) -> torch.Tensor:
         """Bool mask over the model's output ids: True where a tactic may not put that token."""
         if self._banned is None or self._banned.shape[0] != vocab:

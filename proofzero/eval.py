@@ -26,7 +26,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from eval.attempts import Artifacts, ProverFactory, make_pools, make_prove_one, scripted_policies
+from eval.attempts import Artifacts, ProverFactory, make_pools, make_prove_one, scripted_policies, seeded_policies
 from eval.config import EvalConfig
 from eval.report import format_comparison, write_comparison
 from eval.runner import RunResult, RunStopped, format_summary, run_suite
@@ -190,8 +190,7 @@ class Policies:
         key = (pc.checkpoint, pc.device, pc.method, pc.temperature, pc.batch, pc.max_batch, pc.max_wait_ms)
         if key not in self._servers:
             self._servers[key] = self._network(cfg)
-        policy = self._servers[key]
-        return lambda name, attempt: policy
+        return seeded_policies(cfg, self._servers[key])  # one seeded view per (theorem, attempt)
 
     def _network(self, cfg: EvalConfig):
         from model.inference import ProofNetInference
