@@ -39,6 +39,7 @@ from search.andor import AndOrProver
 from search.attempt import Attempt, Status
 from search.automation import AutomationProver
 from search.bestfirst import BestFirstProver
+from search.candidates import CandidatePolicy
 from search.htps import HTPSProver
 from search.policy import PolicyValue, ScriptedPolicy, SeededPolicy
 from search.treeview import write_tree
@@ -156,6 +157,13 @@ def scripted_policies(cfg: EvalConfig) -> PolicyFor:
         return ScriptedPolicy(cfg.policy.tactics, seed=attempt_seed(cfg.seed, name, attempt))
 
     return policy_for
+
+
+def candidate_policies(cfg: EvalConfig, backend: str) -> PolicyFor:
+    """The model-free candidate search (`policy.kind=candidates`): the backend's candidate tactics at
+    every state, uniform priors. Deterministic, so one policy serves every attempt."""
+    policy = CandidatePolicy(cfg.policy.candidate_tactics(backend))
+    return lambda name, attempt: policy
 
 
 def seeded_policies(cfg: EvalConfig, policy: PolicyValue) -> PolicyFor:
@@ -288,6 +296,7 @@ class ProverFactory:
     out_dir: str
     source: str = ""
     policy: PolicyValue | None = None  # network provers: e.g. a `search.distributed.RemotePolicy`
+    backend: str = "coq"  # the suite's: picks the default candidate tactics
 
     def __call__(self) -> ActorProver:
         cfg = self.cfg
@@ -297,6 +306,8 @@ class ProverFactory:
             policy_for = None
         elif cfg.policy.kind == "scripted":
             policy_for = scripted_policies(cfg)
+        elif cfg.policy.kind == "candidates":
+            policy_for = candidate_policies(cfg, self.backend)
         else:
             policy_for = seeded_policies(cfg, self.policy)
         return ActorProver(make_prove_one(cfg, policy_for, artifacts, pools), pools)

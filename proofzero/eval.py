@@ -26,7 +26,15 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from eval.attempts import Artifacts, ProverFactory, make_pools, make_prove_one, scripted_policies, seeded_policies
+from eval.attempts import (
+    Artifacts,
+    ProverFactory,
+    candidate_policies,
+    make_pools,
+    make_prove_one,
+    scripted_policies,
+    seeded_policies,
+)
 from eval.config import EvalConfig
 from eval.report import format_comparison, write_comparison
 from eval.runner import RunResult, RunStopped, format_summary, run_suite
@@ -180,26 +188,37 @@ class Policies:
 
     def __init__(self) -> None:
         self._servers: dict[tuple, object] = {}
+        self._models: dict[tuple[str, str], object] = {}
 
-    def policy_for(self, cfg: EvalConfig):
+    def policy_for(self, cfg: EvalConfig, backend: str = "coq"):
         if not cfg.uses_policy:
             return None
         if cfg.policy.kind == "scripted":
             return scripted_policies(cfg)
+        if cfg.policy.kind == "candidates":
+            return candidate_policies(cfg, backend)
         pc = cfg.policy
-        key = (pc.checkpoint, pc.device, pc.method, pc.temperature, pc.batch, pc.max_batch, pc.max_wait_ms)
+        candidates = pc.candidate_tactics(backend)
+        key = (pc.checkpoint, pc.device, pc.method, pc.temperature, pc.batch, pc.max_batch, pc.max_wait_ms,
+               candidates)
         if key not in self._servers:
-            self._servers[key] = self._network(cfg)
+            self._servers[key] = self._network(cfg, candidates)
         return seeded_policies(cfg, self._servers[key])  # one seeded view per (theorem, attempt)
 
-    def _network(self, cfg: EvalConfig):
+    def _network(self, cfg: EvalConfig, candidates: tuple[str, ...]):
         from model.inference import ProofNetInference
+        from search.candidates import RankedCandidates
         from search.policy import NetworkPolicy
 
         pc = cfg.policy
-        model = load_model(pc.checkpoint)
-        log.info("model %s: %.2fM parameters on %s", pc.checkpoint, model.num_parameters() / 1e6, pc.device)
-        policy = NetworkPolicy(ProofNetInference(model, pc.device), method=pc.method, temperature=pc.temperature)
+        if (pc.checkpoint, pc.device) not in self._models:
+            model = load_model(pc.checkpoint)
+            log.info("model %s: %.2fM parameters on %s", pc.checkpoint, model.num_parameters() / 1e6, pc.device)
+            self._models[(pc.checkpoint, pc.device)] = ProofNetInference(model, pc.device)
+        inference = self._models[(pc.checkpoint, pc.device)]
+        policy = NetworkPolicy(inference, method=pc.method, temperature=pc.temperature)
+        if candidates:  # below the batching server: the candidates of many searches are scored together
+            policy = RankedCandidates(policy, candidates, inference.score)
         if not pc.batch:
             return policy
         from search.batching import BatchingPolicy
@@ -245,13 +264,20 @@ class NetworkPolicyFactory:
     device: str = "cpu"
     method: str = "sample"
     temperature: float = 1.0
+    candidates: tuple[str, ...] = ()  # ranked by the network at every expansion (search/candidates.py)
 
     def __call__(self):
         from model.inference import ProofNetInference
+        from search.candidates import RankedCandidates
         from search.policy import NetworkPolicy
 
-        model = load_model(self.checkpoint)
-        return NetworkPolicy(ProofNetInference(model, self.device), method=self.method, temperature=self.temperature)
+        inference = ProofNetInference(load_model(self.checkpoint), self.device)
+        policy = NetworkPolicy(inference, method=self.method, temperature=self.temperature)
+        return RankedCandidates(policy, self.candidates, inference.score) if self.candidates else policy
+
+
+def _backend(suite) -> str:
+    return "lean" if suite.format == "lean4" else "coq"
 
 
 def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progress: bool) -> RunResult:
@@ -274,13 +300,15 @@ def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progre
             raise UserError(f"Ray: {str(e).splitlines()[0]}") from None
         policy = None
         if cfg.uses_policy and pc.kind == "network":
-            factory = NetworkPolicyFactory(pc.checkpoint, pc.device, pc.method, pc.temperature)
+            factory = NetworkPolicyFactory(pc.checkpoint, pc.device, pc.method, pc.temperature,
+                                           pc.candidate_tactics(_backend(suite)))
             server_cfg = PolicyServerConfig(batching=pc.batch, max_batch=pc.max_batch, max_wait_ms=pc.max_wait_ms,
                                             # On CPU the server reserves no core: the provers' actors
                                             # would otherwise wait for one on a small machine.
                                             num_cpus=0.0, num_gpus=1.0 if pc.device.startswith("cuda") else 0.0)
             policy = stack.enter_context(RayPolicyServer(factory, server_cfg)).policy()
-        provers = stack.enter_context(RayProverPool(ProverFactory(cfg, str(out_dir), suite.name, policy), cfg.ray))
+        factory = ProverFactory(cfg, str(out_dir), suite.name, policy, backend=_backend(suite))
+        provers = stack.enter_context(RayProverPool(factory, cfg.ray))
         return run_suite(suite, provers, out_dir / "results.json", config, cfg.budget_text(),
                          workers=cfg.ray.num_actors, progress=progress)
 
@@ -304,7 +332,7 @@ def run(args: argparse.Namespace) -> int:
     policies = Policies()
     try:
         # Every model is loaded (and a bad checkpoint refused) before the first prover starts.
-        policy_for = {cfg.label: policies.policy_for(cfg) for cfg in cfgs}
+        policy_for = {cfg.label: policies.policy_for(cfg, _backend(suite)) for cfg in cfgs}
         for cfg in cfgs:
             part = parts[cfg.label]
             log.info("%s on %s: %s", cfg.label, part.name, cfg.budget_text())
