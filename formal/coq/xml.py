@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from xml.sax.saxutils import escape
 
 from formal.goal import Goal, Hypothesis
@@ -104,7 +104,7 @@ class Answer:
     built only if someone asks for it); None when the answer is not one it reads."""
 
     good: bool
-    text: str = field(repr=False)  # the <value> element as text, &nbsp; made &#160;
+    text: str = field(repr=False)  # the <value> element as Coq wrote it
     message: str = ""
     state_id: int | None = None  # for a failure: the last state that is still valid
     record: Record | None = field(default=None, repr=False)
@@ -149,7 +149,7 @@ class Status:
 
 
 def parse_answer(raw: bytes) -> Answer:
-    text = raw.decode("utf-8", errors="replace").replace("&nbsp;", "&#160;")
+    text = raw.decode("utf-8", errors="replace")
     if text.startswith(_RECORD_START):
         try:
             return Answer(True, text, record=_read_record(text))
@@ -172,7 +172,7 @@ def parse_answer(raw: bytes) -> Answer:
 
 def _tree(text: str) -> ET.Element:
     try:
-        el = ET.fromstring(text)
+        el = ET.fromstring(text.replace("&nbsp;", "&#160;"))
     except ET.ParseError as e:
         raise ProtocolError(f"unreadable answer from coqidetop: {e}: {text[:200]!r}") from None
     if el.tag != "value":
@@ -273,7 +273,7 @@ def _raw_goal(el: ET.Element) -> RawGoal:
 
 
 def _goal(hyps: tuple[str, ...], conclusion: str) -> Goal:
-    return Goal(hypotheses=tuple(parse_hypothesis(h) for h in hyps), conclusion=conclusion)
+    return Goal(hypotheses=tuple(map(_hypothesis, hyps)), conclusion=conclusion)
 
 
 # -- the fast reader: a goal record without a tree ------------------------------------------------
@@ -287,13 +287,24 @@ _RECORD_START = '<value val="good"><option val="'
 _NO_PROOF = '<value val="good"><option val="none"/></value>'
 _GOALS_START = '<value val="good"><option val="some"><goals>'
 _GOALS_END = "</goals></option></value>"
-_TEXT = re.compile(r">([^<]+)")
-# Characters ElementTree would refuse (XML does not allow them) or read differently (\r, which it
-# normalises to \n).
-_NOT_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
-_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
-_COMMON = (("&#160;", "\xa0"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"))  # &amp; last
+# What a goal's text may hold: not `<` (markup), `"` (Coq's printer escapes it in text: one here is
+# an attribute), nor characters ElementTree would refuse (XML does not allow them) or read otherwise
+# (\r: it normalises line ends). A richpp's inner markup: tags without attributes around such text,
+# up to its ``</richpp>``; no comment, CDATA section or processing instruction (``<!``, ``<?``).
+_CHAR = r'[^<"\x00-\x08\x0b-\x1f\ufffe\uffff]'
+_INNER = rf"{_CHAR}*(?:<(?!/richpp>|!|\?){_CHAR}*)*"
+# One goal: id, hypotheses, conclusion, evar name (ids and names are plain text, no references).
+_PLAIN = r'[^<&"\x00-\x08\x0b-\x1f\ufffe\uffff]*'
+_GOAL = re.compile(
+    rf"<goal><string>({_PLAIN})</string>"
+    rf"(?:<list/>|<list>(<richpp>{_INNER}</richpp>(?:<richpp>{_INNER}</richpp>)*)</list>)"
+    rf"<richpp>({_INNER})</richpp>"
+    rf'(?:<option val="none"/>|<option val="some"><string>({_PLAIN})</string></option>)?'
+    r"</goal>"
+)
+_TEXT = re.compile(r">([^<]+)")  # the text after each tag, up to the next
+_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos|nbsp)|#([0-9]+)|#x([0-9a-fA-F]+));")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'", "nbsp": "\xa0"}
 
 
 def _read_record(text: str) -> Record:
@@ -342,72 +353,37 @@ def _read_pair(text: str, pos: int, goals: list[RawGoal]) -> int:
 
 def _read_goal(text: str, pos: int, goals: list[RawGoal]) -> int:
     """One ``<goal>`` at `pos` into `goals` (id, hypotheses, conclusion, name); -1 if none is there."""
-    if not text.startswith("<goal><string>", pos):
+    m = _GOAL.match(text, pos)
+    if m is None:
+        if text.startswith("<goal>", pos):
+            raise _Unusual
         return -1
-    end = text.find("</string>", pos)
-    if end == -1:
-        raise _Unusual
-    gid, pos = _chars(text[pos + 14 : end]), end + 9
-    hyps = []
-    if text.startswith("<list/>", pos):
-        pos += 7
-    elif text.startswith("<list>", pos):
-        pos += 6
-        while text.startswith("<richpp>", pos):
-            hyp, pos = _read_richpp(text, pos)
-            hyps.append(hyp)
-        if not text.startswith("</list>", pos):
-            raise _Unusual
-        pos += 7
-    else:
-        raise _Unusual
-    if not text.startswith("<richpp>", pos):
-        raise _Unusual
-    conclusion, pos = _read_richpp(text, pos)
-    name = None
-    if text.startswith('<option val="none"/>', pos):
-        pos += 20
-    elif text.startswith('<option val="some"><string>', pos):
-        end = text.find("</string></option>", pos)
-        if end == -1:
-            raise _Unusual
-        name = _chars(text[pos + 27 : end]) or None  # as ElementTree reads <string></string>
-        pos = end + 18
-    if not text.startswith("</goal>", pos):
-        raise _Unusual
-    goals.append((gid, tuple(hyps), conclusion, name))
-    return pos + 7
+    gid, hyps, conclusion, name = m.groups()
+    goals.append((
+        gid,
+        tuple(_richpp_text(h) for h in hyps[8:-9].split("</richpp><richpp>")) if hyps else (),
+        _richpp_text(conclusion),
+        name or None,  # as ElementTree reads <string></string>
+    ))
+    return m.end()
 
 
-def _read_richpp(text: str, pos: int) -> tuple[str, int]:
-    """The text of the ``<richpp>`` at `pos` (as `_text` reads it) and the position after it.
-
-    Its markup is tags without attributes (``<pp>``, ``<constr.notation>``) and Coq's printer
-    escapes ``<``, ``>`` and ``"`` in text, so the text is what follows each ``>`` up to the next
-    ``<``. (That the tags pair up is the printer's business, as it was ElementTree's to refuse.)
-    """
-    end = text.find("</richpp>", pos)
-    if end == -1:
-        raise _Unusual
-    inner = text[pos + 8 : end]
-    if '"' in inner or "<!" in inner or "<?" in inner:  # attributes, comments, CDATA: read as a tree
-        raise _Unusual
-    return _chars("".join(_TEXT.findall(">" + inner))).replace("\xa0", " ").strip(), end + 9
+def _richpp_text(inner: str) -> str:
+    """A richpp's text as `_text` reads it, from its inner markup: what follows each tag up to the
+    next, references replaced. (That the tags pair up is the printer's business, as it was
+    ElementTree's to refuse.)"""
+    text = "".join(_TEXT.findall(">" + inner))
+    if "&" in text:
+        text = text.replace("&nbsp;", " ")
+        if "&" in text:
+            text = _references(text)
+    return text.replace("\xa0", " ").strip()
 
 
-def _chars(text: str) -> str:
-    """Character data with its references replaced; `_Unusual` for markup, an unknown `&`, or a
-    character that ElementTree would refuse or read differently (a control character, \\r)."""
-    if "<" in text or _NOT_CHARS.search(text):
-        raise _Unusual
-    if "&" not in text:
-        return text
-    plain = text
-    for ref, char in _COMMON:
-        plain = plain.replace(ref, char)
-    if plain.count("&") == plain.count("&amp;"):
-        return plain.replace("&amp;", "&")
-    if "&" in _ENTITY.sub("", text):  # a reference XML does not define, or a bare &
+def _references(text: str) -> str:
+    """`text` with its character and entity references replaced; `_Unusual` for a bare `&` or one
+    XML does not define."""
+    if "&" in _ENTITY.sub("", text):
         raise _Unusual
     return _ENTITY.sub(_entity, text)
 
@@ -448,3 +424,8 @@ def parse_hypothesis(text: str) -> Hypothesis:
         return Hypothesis((), text)
     names = tuple(n.strip() for n in text[:colon].split(","))
     return Hypothesis(names, text[colon + 3 :])
+
+
+# Most hypotheses outlive the tactic that printed them (a proof keeps its context), so each text is
+# parsed once; a Hypothesis is immutable, and the same text always gives the same one.
+_hypothesis = lru_cache(maxsize=1 << 14)(parse_hypothesis)
