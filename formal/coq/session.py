@@ -229,7 +229,7 @@ class CoqSession:
         """Make the document exactly prelude + path, replaying what is missing."""
         if self._proc is None:
             self._restart()
-        elif self._tip_path == path:  # the common case, stepping down one branch: nothing to move
+        elif self._tip_path is path or self._tip_path == path:  # stepping down one branch: stay
             return
         proc = self._proc
         target = (*self._prelude, *path)
@@ -346,7 +346,7 @@ class CoqSession:
         goals = xml.parse_goals(answer)
         if goals is None:
             raise xml.ProtocolError("no proof open after a tactic")
-        self._focused = tuple(gid for gid, _ in goals.focused)
+        self._focused = tuple([gid for gid, _ in goals.focused])
         fresh = [(i, g) for i, (gid, g) in enumerate(goals.focused) if gid not in others]
         path = (*base, sentence)
         self._tip_path = path

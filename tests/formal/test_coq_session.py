@@ -75,6 +75,24 @@ def test_rejected_tactics_never_reach_coq():
         assert s.run_tactic(s.root, "reflexivity").proved
 
 
+def test_each_tactic_text_is_checked_once_with_the_sandbox_verdict(monkeypatch):
+    from formal.coq import sandbox, session as session_module
+
+    checked = []
+    monkeypatch.setattr(session_module, "check_tactic", lambda t: checked.append(t) or sandbox.check_tactic(t))
+    th = Theorem("t", "forall n : nat, n = n /\\ n = n", header=NAT)
+    with CoqSession(th) as s:
+        (a,) = s.run_tactic(s.root, "intro n").states
+        left, right = s.run_tactic(a, "split").states
+        assert s.run_tactic(left, "reflexivity").proved and s.run_tactic(right, "reflexivity").proved
+        for state in (left, right):  # refused the same way each time, and counted each time
+            r = s.run_tactic(state, "admit")
+            assert isinstance(r, TacticError) and r.rejected and "forbidden tactic 'admit'" in r.message
+        assert s.stats.rejected == 2
+        assert s.run_tactic(left, None).rejected  # not a string: refused, never remembered
+        assert checked == ["intro n", "split", "reflexivity", "admit", None]
+
+
 def test_timeout_then_the_session_goes_on():
     th = Theorem("t", "forall n : nat, n + 0 = n", header=NAT)
     with CoqSession(th, CoqConfig(tactic_timeout_s=1, grace_s=3)) as s:
