@@ -1,18 +1,21 @@
 """Coq session benchmarks: API overhead vs a raw Coq pipe, branch-switch cost, memory per process.
 
-Run: `make bench` (or `.venv/bin/python bench/coq_session.py [--steps N] [--switches N]`).
+Run: `make bench` (or `.venv/bin/python bench/coq_session.py [--steps N] [--switches N] [--linear-only]`).
 Each ratio is measured side by side in one run; record results with their command in bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
+from formal.coq import session as session_module
+from formal.coq.process import CoqProcess
 from formal.coq.session import CoqConfig, CoqSession
 from formal.theorem import Theorem
 
@@ -29,43 +32,70 @@ def linear_script(steps: int) -> list[str]:
 LINEAR = Theorem("linear", "forall n m : nat, n + m = m + n", header=HEADER)
 
 
-def _raw_pipe_once(script: list[str]) -> float:
-    """Seconds coqtop spends on the script when fed on a pipe: whole file minus header-only file."""
+def _raw_pipe_once(prelude: list[str], tactics: list[str]) -> float:
+    """Seconds coqtop spends on `tactics` when fed on a pipe: the file with them minus the file without.
 
-    def run(text: str) -> float:
+    Both files end with `Abort.` (the session never runs `Qed` either), so the difference is the
+    tactics alone, run as the same sentences the session sent, after the same prelude."""
+
+    def run(sentences: list[str]) -> float:
         t0 = time.perf_counter()
-        p = subprocess.run(["coqtop", "-q"], input=text, capture_output=True, text=True)
+        p = subprocess.run(["coqtop", "-q"], input="\n".join(sentences) + "\n", capture_output=True, text=True)
         dt = time.perf_counter() - t0
         if "Error" in p.stdout + p.stderr:
             raise RuntimeError(p.stdout[-500:] + p.stderr[-500:])
         return dt
 
-    prefix = HEADER + LINEAR.declaration() + "\nProof.\n"
-    full = prefix + "".join(f"{t}.\n" for t in script) + "Qed.\n"
-    return run(full) - run(prefix + "Abort.\n")
+    return run([*prelude, *tactics, "Abort."]) - run([*prelude, "Abort."])
 
 
-def _session_once(script: list[str]) -> float:
-    with CoqSession(LINEAR) as s:
-        state = s.root
-        t0 = time.perf_counter()
-        for tactic in script:
-            result = s.run_tactic(state, tactic)
-            if not result.states:
-                break
-            (state,) = result.states
-        dt = time.perf_counter() - t0
-        assert result.proved, result
-    return dt
+class _Counting(CoqProcess):
+    """A real coqidetop that counts the writes made to it: each is one round trip (calls written
+    together are answered before the session reads on)."""
+
+    writes = 0
+
+    def _send(self, payload: bytes) -> None:
+        type(self).writes += 1
+        super()._send(payload)
 
 
-def linear_ratio(script: list[str], repeat: int) -> tuple[float, float]:
-    """Median seconds (raw pipe, session API), the two measured alternately to share the noise."""
+def _session_once(script: list[str], counting: bool = False) -> tuple[float, list[str], list[str], int]:
+    """Seconds for the script through `run_tactic`, and the document Coq held after it: the prelude
+    and the sentences the tactics became (what the raw pipe then runs); with `counting`, the round
+    trips the tactics took (an untimed run: the count costs time)."""
+    proc_class = session_module.CoqProcess
+    if counting:
+        session_module.CoqProcess, _Counting.writes = _Counting, 0
+    try:
+        with CoqSession(LINEAR) as s:
+            state, before = s.root, _Counting.writes
+            t0 = time.perf_counter()
+            for tactic in script:
+                result = s.run_tactic(state, tactic)
+                if not result.states:
+                    break
+                (state,) = result.states
+            dt = time.perf_counter() - t0
+            assert result.proved and s.stats.tactics == len(script), (result, s.stats)
+            doc = [sentence for sentence, _ in s._proc.doc]
+            prelude = len(s._prelude)
+            return dt, doc[:prelude], doc[prelude:], _Counting.writes - before
+    finally:
+        session_module.CoqProcess = proc_class
+
+
+def linear_ratio(script: list[str], repeat: int) -> dict:
+    """Median seconds (raw pipe, session API), the two measured alternately to share the noise; the
+    raw pipe runs the very sentences the session's first (untimed) run left in Coq's document."""
+    _, prelude, sentences, trips = _session_once(script, counting=True)
+    assert len(sentences) == len(script)
     raw, api = [], []
     for _ in range(repeat):
-        raw.append(_raw_pipe_once(script))
-        api.append(_session_once(script))
-    return statistics.median(raw), statistics.median(api)
+        raw.append(_raw_pipe_once(prelude, sentences))
+        api.append(_session_once(script)[0])
+    return {"raw": statistics.median(raw), "api": statistics.median(api), "trips": trips,
+            "ratios": [r / a for r, a in zip(raw, api)], "sentence": sentences[1]}
 
 
 def branch_switches(switches: int, seed: int) -> dict:
@@ -106,13 +136,21 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--switches", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--linear-only", action="store_true", help="only the API/raw ratio")
     args = ap.parse_args()
     script = linear_script(args.steps)
-    raw, api = linear_ratio(script, args.repeat)
-    print(f"linear script, {len(script)} tactics (median of {args.repeat}, measured alternately):")
+    load = os.getloadavg()[0]
+    lin = linear_ratio(script, args.repeat)
+    raw, api = lin["raw"], lin["api"]
+    print(f"linear script, {len(script)} tactics (median of {args.repeat}, measured alternately; "
+          f"both sides run the same sentences, e.g. {lin['sentence']!r}):")
     print(f"  raw coqtop pipe  {raw:7.3f}s  {len(script) / raw:8.0f} tactics/s")
-    print(f"  session API      {api:7.3f}s  {len(script) / api:8.0f} tactics/s")
-    print(f"  ratio API/raw speed = {raw / api:.2f}  (target >= 0.8)")
+    print(f"  session API      {api:7.3f}s  {len(script) / api:8.0f} tactics/s  "
+          f"({lin['trips'] / len(script):.3f} round trips per tactic)")
+    print(f"  ratio API/raw speed = {raw / api:.2f}  (target >= 0.8; per repetition "
+          f"{' '.join(f'{r:.2f}' for r in lin['ratios'])}; load average {load:.2f} -> {os.getloadavg()[0]:.2f})")
+    if args.linear_only:
+        return
     sw = branch_switches(args.switches, seed=0)
     print(f"random tree, {sw['tactics']} tactics over {sw['states']} states:")
     print(f"  {sw['switches']} branch switches, {sw['replayed_per_switch']:.1f} tactics replayed and "
