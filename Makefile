@@ -50,8 +50,9 @@ test-fast: setup
 
 # The main job, in order: trace a slice of Coq's standard library into state-tactic data, build the
 # split (and decontaminated) dataset from it, fine-tune the tiny proof network on it for a few minutes
-# (CPU) and export it as a Hugging Face model, then evaluate it with the AND-OR prover on a slice of the
-# bundled valid suite next to the automation baseline (table, plot of proved vs budget, tree views).
+# (CPU) and export it as a Hugging Face model, then evaluate it with the AND-OR prover (its samples plus
+# the default candidate tactics, which the network ranks) on a slice of the bundled valid suite next to
+# the automation baseline (table, plot of proved vs budget, tree views).
 # Rerunning resumes: traced files, training steps and finished theorems are skipped.
 DEMO_SLICE ?= Arith Bool Lists
 DEMO_TRAIN_STEPS ?= 200
@@ -66,7 +67,7 @@ demo: setup
 	$(BIN)/proofzero export $(DEMO_OUT)/sft $(DEMO_OUT)/model
 	$(BIN)/proofzero eval --suite benchmarks/minif2f-rocq-valid --checkpoint $(DEMO_OUT)/model --out $(DEMO_OUT)/eval \
 	  --prover eval/andor --prover eval/automation limit=$(DEMO_EVAL_LIMIT) \
-	  andor.max_expansions=$(DEMO_EXPANSIONS) andor.k=8 trees=all max_trees=3
+	  andor.max_expansions=$(DEMO_EXPANSIONS) andor.k=8 policy.candidates=default trees=all max_trees=3
 
 bench: setup
 	$(BIN)/python bench/coq_session.py
