@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import resource
 import select
@@ -62,6 +63,8 @@ class CoqProcess:
         except (ProcessLookupError, PermissionError, OSError):
             pass  # it died already; the first call reports that
         self._in, self._out = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        self._poll = select.poll()  # registered once: waiting for an answer is one system call
+        self._poll.register(self._out, select.POLLIN)
         self._buf = b""
         self.pending = 0  # answers still owed by `add_and_query` (after a timeout: to discard)
         try:
@@ -117,8 +120,7 @@ class CoqProcess:
             if left <= 0:
                 self._buf = buf
                 raise CoqUnresponsive(f"no answer within {timeout:.1f}s")
-            ready, _, _ = select.select([self._out], [], [], left)
-            if ready:
+            if self._poll.poll(math.ceil(left * 1000)):
                 chunk = os.read(self._out, 1 << 16)
                 if not chunk:
                     self._buf = buf
@@ -136,19 +138,22 @@ class CoqProcess:
     def add(self, sentence: str, timeout: float) -> xml.Answer:
         """Append one sentence (parsed, not yet run). On success it joins the document."""
         self._send(xml.add_call(sentence, self.tip))
-        return self._read_added(sentence, timeout)
-
-    def _read_added(self, sentence: str, timeout: float) -> xml.Answer:
-        """The answer to an Add of `sentence`; on success the sentence joins the document."""
         raw = self._read_raw(timeout)
-        sid = xml.good_add_state_id(raw)  # the common case, read without building a tree
+        refused = self._added(sentence, raw)
+        return refused if refused is not None else xml.Answer(True, raw.decode())
+
+    def _added(self, sentence: str, raw: bytes) -> xml.Answer | None:
+        """Read the answer to an Add of `sentence`: on success the sentence joins the document and
+        this is None; otherwise Coq's refusal."""
+        sid = xml.good_add_state_id(raw)  # the common case, read without building anything
         if sid is not None:
             self.doc.append((sentence, sid))
-            return xml.Answer(True, raw.decode())
+            return None
         answer = xml.parse_answer(raw)
-        if answer.good:
-            self.doc.append((sentence, xml.state_id_of_add(answer)))
-        return answer
+        if not answer.good:
+            return answer
+        self.doc.append((sentence, xml.state_id_of_add(answer)))
+        return None
 
     def add_and_run(self, sentence: str, timeout: float) -> xml.Answer:
         """Add one sentence and run it, in one round trip: both calls are written before reading.
@@ -156,9 +161,9 @@ class CoqProcess:
         Returns the Add's failure (a parse error), or the Goal answer (goals, or Coq's error).
         """
         self._send(xml.add_call(sentence, self.tip) + _GOAL_CALL)
-        added = self._read_added(sentence, timeout)
+        refused = self._added(sentence, self._read_raw(timeout))
         ran = self._read_answer(timeout)
-        return ran if added.good else added
+        return ran if refused is None else refused
 
     def add_and_query(
         self, sentence: str, queries: Sequence[bytes], timeout: float
