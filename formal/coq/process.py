@@ -66,6 +66,8 @@ class CoqProcess:
         self._poll = select.poll()  # registered once: waiting for an answer is one system call
         self._poll.register(self._out, select.POLLIN)
         self._buf = b""
+        self._deferred: list[bytes] = []  # calls that go out with the next write (`rewind_later`)
+        self._owed = 0  # answers to deferred calls not read yet: read, and checked, before any other
         self.pending = 0  # answers still owed by `add_and_query` (after a timeout: to discard)
         try:
             self.root_state = xml.state_id_of_init(self._call(xml.init_call(), start_timeout_s))
@@ -89,7 +91,12 @@ class CoqProcess:
         return self._read_answer(timeout)
 
     def _send(self, payload: bytes) -> None:
-        """Write calls straight to the pipe (one system call for a tactic's calls, no buffer)."""
+        """Write calls straight to the pipe (one system call for a tactic's calls, no buffer),
+        after any deferred ones (`rewind_later`)."""
+        if self._deferred:
+            payload = b"".join(self._deferred) + payload
+            self._owed += len(self._deferred)
+            self._deferred.clear()
         try:
             while payload:
                 payload = payload[os.write(self._in, payload) :]
@@ -102,16 +109,24 @@ class CoqProcess:
         return xml.parse_answer(self._read_raw(timeout))
 
     def _read_raw(self, timeout: float) -> bytes:
-        """The next ``<value>...</value>``, feedback before it skipped."""
+        """The next ``<value>...</value>``, feedback before it skipped, and so are the answers owed
+        to deferred calls (each checked: a refusal is a ProtocolError)."""
         buf, deadline = self._buf, None
         while True:
             end = buf.find(b"</value>")
             if end != -1:  # values do not nest and feedback holds none: its start is the last before
                 start = buf.rfind(b"<value", 0, end)
-                self._buf = buf[end + 8 :]
                 if start == -1:
+                    self._buf = buf[end + 8 :]
                     raise xml.ProtocolError(f"an answer's end without its start: {buf[:200]!r}")
-                return buf[start : end + 8]
+                value, buf = buf[start : end + 8], buf[end + 8 :]
+                self._buf = buf
+                if not self._owed:
+                    return value
+                self._owed -= 1
+                if not value.startswith(b'<value val="good"'):
+                    raise xml.ProtocolError(f"a deferred call was refused: {value[:300]!r}")
+                continue
             if deadline is None:
                 deadline = time.monotonic() + timeout
                 left = timeout
@@ -192,8 +207,14 @@ class CoqProcess:
         return self._call(_GOAL_CALL, timeout)
 
     def query(self, payload: bytes, timeout: float) -> xml.Answer:
-        """One call that leaves the document as it is (``Subgoals``, ``Status``), answered in time."""
+        """Calls that leave the document as it is (``Subgoals``, ``Status``, ``Query``), written at
+        once: the answer to the first, in time. With several calls in `payload`, the answers to the
+        others follow with `next_answer`, in order (one round trip for all)."""
         return self._call(payload, timeout)
+
+    def next_answer(self, timeout: float) -> xml.Answer:
+        """The answer to the next call written and not read yet (see `query`)."""
+        return self._read_answer(timeout)
 
     def rewind(self, keep: int, timeout: float) -> None:
         """Keep the first `keep` sentences, discard the rest (Coq restores the cached state)."""
@@ -203,6 +224,15 @@ class CoqProcess:
         answer = self._call(xml.edit_at_call(target), timeout)
         if not answer.good:
             raise xml.ProtocolError(f"Edit_at {target} refused: {answer.message}")
+        del self.doc[keep:]
+
+    def rewind_later(self, keep: int) -> None:
+        """`rewind` without a round trip of its own: the document keeps its first `keep` sentences
+        now, and the Edit_at goes out with the next call, whose answer is read after it. (Coq
+        answers calls in order, so nothing runs on the discarded sentences meanwhile.)"""
+        if keep >= len(self.doc):
+            return
+        self._deferred.append(xml.edit_at_call(self.doc[keep - 1][1] if keep else self.root_state))
         del self.doc[keep:]
 
     def interrupt(self) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # (An option set with SetOptions would not do: Coq restores the tip's own options to answer.)
 GOAL_NAMES = "Set Printing Goal Names."
 _CHECKED_MAX = 4096  # sandbox verdicts remembered per session
+_OPEN_GOALS_CALL = xml.open_goals_call()
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,7 @@ class CoqSession:
         except CoqUnresponsive:
             return self._hung(proc)
         if not answer.good:
-            proc.rewind(len(self._prelude) + len(base), limit)
+            proc.rewind_later(len(self._prelude) + len(base))  # with the next call: no round trip
             self._tip_path = base
             if "User interrupt" in answer.message:
                 # An interrupt meant for an earlier, hung tactic arrived late: not this tactic's fault.
@@ -374,12 +375,13 @@ class CoqSession:
         Coq counts a goal done once it leaves the focus, so a shelved goal that nothing can
         instantiate any more, or a fixpoint that breaks the guard condition, empties it as a proof
         would; Qed refuses both. Asked only here, where a state would be reported closed: a
-        `Guarded` query (outside the document, unlike a sentence) and one print of the open goals.
+        `Guarded` query (outside the document, unlike a sentence) and one print of the open goals,
+        written together (one round trip).
         """
         limit = self.config.tactic_timeout_s + self.config.grace_s
         try:
-            guard = proc.query(xml.query_call("Guarded.", proc.tip), limit)
-            goals = proc.query(xml.open_goals_call(), limit)
+            guard = proc.query(xml.query_call("Guarded.", proc.tip) + _OPEN_GOALS_CALL, limit)
+            goals = proc.next_answer(limit)
         except CoqUnresponsive as e:
             self._drop_process(reusable=False)
             raise xml.ProtocolError(f"no answer to the checks after a closing tactic: {e}") from None

@@ -93,6 +93,32 @@ def test_each_tactic_text_is_checked_once_with_the_sandbox_verdict(monkeypatch):
         assert checked == ["intro n", "split", "reflexivity", "admit", None]
 
 
+def test_a_tactic_is_one_round_trip_and_a_closing_one_two(monkeypatch):
+    """Add and Subgoals go out in one write; a failed tactic's Edit_at goes out with the next write;
+    only a tactic that empties its focus is followed by the checks (Guarded and the open goals, one
+    more write). A cache hit or a refusal writes nothing."""
+    from formal.coq.process import CoqProcess
+
+    writes = []
+    send = CoqProcess._send
+    monkeypatch.setattr(CoqProcess, "_send", lambda self, payload: writes.append(payload) or send(self, payload))
+    th = Theorem("t", "forall n : nat, n + 0 = n", header=NAT)
+    with CoqSession(th) as s:
+        writes.clear()
+        (a,) = s.run_tactic(s.root, "intro n").states
+        assert len(writes) == 1 and b'"Add"' in writes[0] and b'"Subgoals"' in writes[0]
+        assert isinstance(s.run_tactic(a, "reflexivity"), TacticError) and len(writes) == 2  # Coq's error
+        (edit,) = s._proc._deferred  # taking the failed sentence back out waits for the next write
+        assert edit.startswith(b'<call val="Edit_at">')
+        s.run_tactic(a, "reflexivity.")
+        s.run_tactic(a, "admit")
+        assert len(writes) == 2 and s.stats.cache_hits == 1  # the cache answered, the sandbox refused
+        assert s.run_tactic(a, "lia").proved
+        assert len(writes) == 4 and b"lia." in writes[2] and not s._proc._deferred
+        assert b"Guarded." in writes[3] and writes[3].count(b"<call") == 2
+        assert [t for t, _ in s._proc.doc][len(s._prelude):] == list(s._tip_path)
+
+
 def test_timeout_then_the_session_goes_on():
     th = Theorem("t", "forall n : nat, n + 0 = n", header=NAT)
     with CoqSession(th, CoqConfig(tactic_timeout_s=1, grace_s=3)) as s:
@@ -229,6 +255,39 @@ def test_pool_reuses_a_warm_process_without_leaking_state():
             CoqSession(Theorem("c", "nope", header=NAT), cfg, pool)
         with CoqSession(first, cfg, pool) as s:  # a failed open does not poison the pool
             assert s.run_tactic(s.root, "reflexivity").proved
+
+
+def test_a_failed_tactic_taken_back_with_the_next_call_even_in_the_next_session():
+    """The Edit_at that takes a failed tactic back out goes with the next write, whoever makes it:
+    here the next session on the same warm process."""
+    from formal.coq.pool import ProcessPool
+
+    cfg = CoqConfig()
+    with ProcessPool(cfg.argv(), cfg.memory_mb, cfg.start_timeout_s, max_idle=1) as pool:
+        th = Theorem("a", "forall n : nat, n + 0 = n", header=NAT)
+        with CoqSession(th, cfg, pool) as s:
+            (a,) = s.run_tactic(s.root, "intro n").states
+            assert isinstance(s.run_tactic(a, "reflexivity"), TacticError)  # the last thing it did
+            assert s._proc._deferred
+        with CoqSession(th, cfg, pool) as s:
+            assert pool.reused == 1 and not s._proc._deferred
+            (a,) = s.run_tactic(s.root, "intro n").states
+            assert s.run_tactic(a, "lia").proved
+
+
+def test_a_deferred_call_that_coq_refuses_is_a_protocol_error():
+    from formal.coq import xml
+    from formal.coq.process import CoqProcess
+
+    cfg = CoqConfig()
+    proc = CoqProcess(cfg.argv(), cfg.memory_mb, cfg.start_timeout_s)
+    try:
+        assert proc.add("Goal True.", 30).good
+        proc._deferred.append(xml.edit_at_call(9999))  # a state Coq never made
+        with pytest.raises(xml.ProtocolError, match="deferred call was refused"):
+            proc.goals(30)
+    finally:
+        proc.close()
 
 
 @pytest.mark.parametrize("how", ["exit_without_close", "sigkill"])
