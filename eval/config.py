@@ -32,6 +32,7 @@ class PolicyConfig:
     method: str = "sample"  # sample | beam
     temperature: float = 1.0
     device: str = "cpu"
+    decoder: str = "fast"  # fast (model/decoding.py) | hf (the Hugging Face forward: the old path, for comparisons)
     tactics: tuple[str, ...] = ()  # scripted: the tactics proposed at every state, in a seeded order
     batch: bool = True  # share one batching server between the theorems in flight
     max_batch: int = 32  # states per model call
@@ -45,6 +46,8 @@ class PolicyConfig:
             raise ValueError(f"policy.kind must be one of {', '.join(POLICIES)}, got {self.kind!r}")
         if self.method not in ("sample", "beam"):
             raise ValueError("policy.method must be sample or beam")
+        if self.decoder not in ("fast", "hf"):
+            raise ValueError("policy.decoder must be fast or hf")
         if self.temperature <= 0 or self.max_batch < 1 or self.max_wait_ms < 0:
             raise ValueError("policy.temperature must be > 0, max_batch >= 1, max_wait_ms >= 0")
         spec = self.candidates

@@ -199,8 +199,8 @@ class Policies:
             return candidate_policies(cfg, backend)
         pc = cfg.policy
         candidates = pc.candidate_tactics(backend)
-        key = (pc.checkpoint, pc.device, pc.method, pc.temperature, pc.batch, pc.max_batch, pc.max_wait_ms,
-               candidates)
+        key = (pc.checkpoint, pc.device, pc.decoder, pc.method, pc.temperature, pc.batch, pc.max_batch,
+               pc.max_wait_ms, candidates)
         if key not in self._servers:
             self._servers[key] = self._network(cfg, candidates)
         return seeded_policies(cfg, self._servers[key])  # one seeded view per (theorem, attempt)
@@ -211,11 +211,12 @@ class Policies:
         from search.policy import NetworkPolicy
 
         pc = cfg.policy
-        if (pc.checkpoint, pc.device) not in self._models:
+        where = (pc.checkpoint, pc.device, pc.decoder)
+        if where not in self._models:
             model = load_model(pc.checkpoint)
             log.info("model %s: %.2fM parameters on %s", pc.checkpoint, model.num_parameters() / 1e6, pc.device)
-            self._models[(pc.checkpoint, pc.device)] = ProofNetInference(model, pc.device)
-        inference = self._models[(pc.checkpoint, pc.device)]
+            self._models[where] = ProofNetInference(model, pc.device, decoder=pc.decoder)
+        inference = self._models[where]
         policy = NetworkPolicy(inference, method=pc.method, temperature=pc.temperature)
         if candidates:  # below the batching server: the candidates of many searches are scored together
             policy = RankedCandidates(policy, candidates, inference.score)
@@ -265,13 +266,14 @@ class NetworkPolicyFactory:
     method: str = "sample"
     temperature: float = 1.0
     candidates: tuple[str, ...] = ()  # ranked by the network at every expansion (search/candidates.py)
+    decoder: str = "fast"
 
     def __call__(self):
         from model.inference import ProofNetInference
         from search.candidates import RankedCandidates
         from search.policy import NetworkPolicy
 
-        inference = ProofNetInference(load_model(self.checkpoint), self.device)
+        inference = ProofNetInference(load_model(self.checkpoint), self.device, decoder=self.decoder)
         policy = NetworkPolicy(inference, method=self.method, temperature=self.temperature)
         return RankedCandidates(policy, self.candidates, inference.score) if self.candidates else policy
 
@@ -301,7 +303,7 @@ def _evaluate_on_ray(suite, cfg: EvalConfig, out_dir: Path, config: dict, progre
         policy = None
         if cfg.uses_policy and pc.kind == "network":
             factory = NetworkPolicyFactory(pc.checkpoint, pc.device, pc.method, pc.temperature,
-                                           pc.candidate_tactics(_backend(suite)))
+                                           pc.candidate_tactics(_backend(suite)), pc.decoder)
             server_cfg = PolicyServerConfig(batching=pc.batch, max_batch=pc.max_batch, max_wait_ms=pc.max_wait_ms,
                                             # On CPU the server reserves no core: the provers' actors
                                             # would otherwise wait for one on a small machine.
