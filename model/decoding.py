@@ -9,9 +9,10 @@ arranged for decoding many tactics of few states:
 - the self-attention keys and values go into a cache allocated once for the whole decode;
 - one decoder step is a handful of large tensor operations per layer, nothing per row.
 
-Weights are read from the module at every `T5Weights.of` call (fused copies of q/k/v and of the
-gated input projections), so a model trained or loaded in place is always the one that decodes.
-Nothing here is used for training, and the export is the Hugging Face model itself.
+`T5Weights.of` reads the weights from the module (fused copies of q/k/v and of the gated input
+projections); `ProofNetInference` makes them again whenever a parameter has changed, so a model trained
+or loaded in place is always the one that decodes. Nothing here is used for training, and the export is
+the Hugging Face model itself.
 """
 
 from __future__ import annotations
@@ -280,6 +281,21 @@ class IncrementalDecoder:
         # bias[:, t, :t+1] is step t's: query position t against keys 0..t (causal by construction)
         self.bias = position_bias(w, w.decoder_bias, pos, pos, bidirectional=False).to(dtype)
         self.t = 0
+
+    def start(self, token: int) -> Tensor:
+        """(rows, vocab) float32 logits of the first step, every row reading `token`: the rows of a
+        state are alike until then, so each state's is computed once and copied to its rows."""
+        w, s, r = self.w, self.cross.states, self.per_state
+        x = F.embedding(torch.full((s,), token, dtype=torch.long, device=w.embed.device), w.embed)
+        for i, b in enumerate(w.decoder):
+            qkv = F.linear(rms_norm(x, b.self_norm, w.eps), b.qkv).view(s, 3, w.heads, w.d_kv)
+            self.keys[i, :, :, 0] = qkv[:, 1].repeat_interleave(r, 0)
+            self.values[i, :, :, 0] = qkv[:, 2].repeat_interleave(r, 0)
+            x = residual(x, qkv[:, 2].reshape(s, w.inner), b.self_out)  # one key: attention gives its value
+            x = cross_attend(x.view(s, 1, -1), b, w, self.cross, i).view(s, -1)
+            x = feed_forward(x, b, w)
+        self.t = 1
+        return logits_of(x, w).repeat_interleave(r, 0)
 
     def step(self, tokens: Tensor) -> Tensor:
         """(rows, vocab) float32 next-token logits after feeding `tokens` (rows,) at position t."""

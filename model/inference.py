@@ -19,7 +19,10 @@ such sample would be a tactic the environment must reject.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -49,16 +52,28 @@ class ProofNetInference:
     """`decoder="fast"`: model/decoding.py's encoder and incremental decoder over the model's weights;
     `decoder="hf"`: the Hugging Face T5 forward with its cache, on encoder states repeated K times
     (the earlier path, kept as the reference and the benchmark's baseline). Both choose tokens the same
-    way, so with the same generator they give the same samples up to float rounding."""
+    way, so with the same generator they give the same samples up to float rounding.
 
-    def __init__(self, model: ProofNet, device: str | torch.device = "cpu", decoder: str = "fast") -> None:
+    Threads (fast path on a CPU): a call's states are dealt into `workers` parts (default: torch's
+    thread count), decoded side by side in as many threads, each running torch single-threaded. A
+    decode step is some eighty small operations; run with an OpenMP team each one wakes the team
+    (with OMP_WAIT_POLICY=PASSIVE, as `proofzero` sets it, ~75 us a wake on the development machine,
+    more than most of the operations take), while one part per core never waits on another and,
+    when another job holds a core, simply shares it. With OMP_WAIT_POLICY=ACTIVE the calling thread's
+    idle OpenMP team would spin on the core a second part needs: one part, torch's own threads."""
+
+    def __init__(self, model: ProofNet, device: str | torch.device = "cpu", decoder: str = "fast",
+                 workers: int | None = None) -> None:
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.decoder = decoder
+        self.workers = workers or default_workers(self.device)
         self.tokenizer = model.config.tokenizer()
         self._banned: torch.Tensor | None = None
+        self._weights: tuple[tuple, T5Weights] | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def generator(self, seed: int) -> torch.Generator:
         """A generator on this inference's device, seeded: `policy_value(..., generator=)`."""
@@ -110,34 +125,89 @@ class ProofNetInference:
         if not states:
             return []
         max_len = max_tactic_length or self.model.config.max_tactic_length
+        uniforms = _uniforms(len(states), k, max_len, self.device, generator, keys) if method == "sample" else None
+        job = _Job(k, method, temperature, max_len, uniforms)
         ids, mask = self.encode_states(states)
+        self.banned(self.model.t5.config.vocab_size)  # made here: the parts' threads only read it
         if self.decoder == "hf":
-            order = list(range(len(states)))
-            encoder_states = self.model.encode(ids, mask)
-            values = self.model.value_from_logits(self.model.value_head(encoder_states, mask))
-            decoder = _HFDecoder(self.model.t5, encoder_states, mask, k)
-        else:  # states in length order, in groups of similar length; put back in order at the end
-            weights, order, groups = self._encode(ids, mask)
-            values = torch.cat([self.model.value_from_logits(self.model.value_head(g.states, g.mask)) for g in groups])
-            decoder = IncrementalDecoder(weights, CrossAttention.of(weights, groups), k, max_len)
-        if method == "sample":
-            uniforms = _uniforms(order, k, max_len, self.device, generator, keys)
-            tokens, log_probs, finished = self._sample(decoder, uniforms, temperature)
+            parts = [self._decode_hf(ids, mask, job)]
         else:
-            tokens, log_probs, finished = self._beam(decoder, len(states), k, max_len)
-        tokens, log_probs, finished, values = tokens.tolist(), log_probs.tolist(), finished.tolist(), values.tolist()
+            weights = self.weights()
+            parts = self._in_threads([functools.partial(self._decode_fast, weights, ids, mask, rows, job)
+                                      for rows in self._parts(mask)])
         results: list[PolicyValue | None] = [None] * len(states)
-        for p, s in enumerate(order):
-            rows = range(p * k, (p + 1) * k)
-            samples = [self._sample_of(tokens[r], log_probs[r], finished[r]) for r in rows]
-            results[s] = PolicyValue(_distinct(samples), values[p])
+        for order, tokens, log_probs, finished, values in parts:
+            for p, s in enumerate(order):
+                rows = range(p * k, (p + 1) * k)
+                samples = [self._sample_of(tokens[r], log_probs[r], finished[r]) for r in rows]
+                results[s] = PolicyValue(_distinct(samples), values[p])
         return results
+
+    def weights(self) -> T5Weights:
+        """The fast decoder's view of the model's weights, made again when any parameter has changed
+        (in place, as an optimiser step or a load does, or replaced)."""
+        params = self.model.t5.parameters()
+        version = tuple((p.data_ptr(), p._version) for p in params)
+        if self._weights is None or self._weights[0] != version:
+            self._weights = (version, T5Weights.of(self.model.t5))
+        return self._weights[1]
 
     def _encode(self, ids: torch.Tensor, mask: torch.Tensor):
         """The model's weights, the states' length order, and their encoder states by groups."""
-        weights = T5Weights.of(self.model.t5)
+        weights = self.weights()
         order, runs = length_order(mask.sum(-1).tolist())
         return weights, order, encode(weights, ids, mask, order, runs)
+
+    # --- one part of a call -----------------------------------------------------------------------
+
+    def _parts(self, mask: torch.Tensor) -> list[list[int]]:
+        """The states (rows of `mask`) dealt into up to `workers` parts of like lengths."""
+        n = min(self.workers, mask.shape[0])
+        by_length = sorted(range(mask.shape[0]), key=lambda i: int(mask[i].sum()))
+        return [by_length[i::n] for i in range(n)]
+
+    def _in_threads(self, parts: list) -> list:
+        """Each part's result; parts beyond the first in the pool's threads, all single-threaded."""
+        if len(parts) == 1:
+            return [parts[0]()]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="proofnet",
+                                            initializer=torch.set_num_threads, initargs=(1,))
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)  # this thread's own setting (OpenMP and MKL keep one per thread)
+        try:
+            futures = [self._pool.submit(part) for part in parts[1:]]
+            first = parts[0]()
+            return [first, *(f.result() for f in futures)]
+        finally:
+            torch.set_num_threads(before)
+
+    def _decode_fast(self, weights, ids, mask, rows, job):
+        """(states in decode order, tokens, log-probs, finished, values) of the states `rows`."""
+        with torch.inference_mode():
+            mask = mask[rows]
+            width = int(mask.sum(-1).max())
+            mask = mask[:, :width]
+            local, runs = length_order(mask.sum(-1).tolist())
+            groups = encode(weights, ids[rows, :width], mask, local, runs)
+            values = torch.cat([self.model.value_from_logits(self.model.value_head(g.states, g.mask)) for g in groups])
+            decoder = IncrementalDecoder(weights, CrossAttention.of(weights, groups), job.k, job.max_len)
+            order = [rows[i] for i in local]
+            return (order, *self._decode(decoder, order, job), values.tolist())
+
+    def _decode_hf(self, ids, mask, job):
+        encoder_states = self.model.encode(ids, mask)
+        values = self.model.value_from_logits(self.model.value_head(encoder_states, mask))
+        order = list(range(ids.shape[0]))
+        return (order, *self._decode(_HFDecoder(self.model.t5, encoder_states, mask, job.k), order, job), values.tolist())
+
+    def _decode(self, decoder, order, job):
+        if job.method == "sample":
+            uniforms = job.uniforms[:, torch.tensor(order, device=self.device)].flatten(1)
+            tokens, log_probs, finished = self._sample(decoder, uniforms, job.temperature)
+        else:
+            tokens, log_probs, finished = self._beam(decoder, len(order), job.k, job.max_len)
+        return tokens.tolist(), log_probs.tolist(), finished.tolist()
 
     @torch.inference_mode()
     def score(self, states: list[str], candidates_per_state: Sequence[Sequence[str]]) -> list[list[float]]:
@@ -179,15 +249,14 @@ class ProofNetInference:
         tokens = torch.full((n, steps), pad, dtype=torch.long, device=self.device)
         log_probs = torch.zeros(n, device=self.device)
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        last = tokens[:, 0].clone()  # the decoder starts from pad
         for t in range(steps):
-            logits = decoder.step(last)
+            logits = decoder.step(tokens[:, t - 1]) if t else decoder.start(pad)  # the decoder starts from pad
             allowed = logits.masked_fill(self.banned(logits.shape[-1]), float("-inf"))
             nxt = _inverse_cdf((allowed / temperature).softmax(-1), uniforms[t])
             nxt = nxt.masked_fill(done, pad)
             step_lp = logits.log_softmax(-1).gather(-1, nxt[:, None]).squeeze(-1)
             log_probs += step_lp.masked_fill(done, 0.0)
-            tokens[:, t] = last = nxt
+            tokens[:, t] = nxt
             done |= nxt == eos
             if done.all():
                 break
@@ -202,11 +271,10 @@ class ProofNetInference:
         scores[:, 0] = 0.0  # all beams start identical: expand only the first
         scores = scores.flatten()
         done = torch.zeros(n, dtype=torch.bool, device=self.device)
-        last = tokens[:, 0].clone()
         first_of_state = torch.arange(num_states, device=self.device)[:, None] * k
         frozen = None
         for t in range(max_len):
-            logits = decoder.step(last)
+            logits = decoder.step(tokens[:, t - 1]) if t else decoder.start(pad)
             vocab = logits.shape[-1]
             if frozen is None:
                 frozen = torch.full((vocab,), float("-inf"), device=self.device)
@@ -216,12 +284,12 @@ class ProofNetInference:
             cand = (scores[:, None] + lp).view(num_states, k * vocab)
             top, idx = cand.topk(k, -1)  # distinct (beam, token) pairs -> distinct sequences
             beam = (idx // vocab + first_of_state).flatten()
-            last = (idx % vocab).flatten()
+            nxt = (idx % vocab).flatten()
             decoder.reorder(beam)
             tokens[:, :t] = tokens[beam, :t]
-            tokens[:, t] = last
+            tokens[:, t] = nxt
             scores = top.flatten()
-            done = done[beam] | (last == eos)
+            done = done[beam] | (nxt == eos)
             if done.all():
                 break
         return tokens, scores, done
@@ -265,6 +333,9 @@ class _HFDecoder:
         self.t5, self.enc, self.mask = t5, encoder_states.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
         self.cache = None
 
+    def start(self, token: int) -> torch.Tensor:
+        return self.step(torch.full((self.enc.shape[0],), token, dtype=torch.long, device=self.enc.device))
+
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         out = self.t5(encoder_outputs=(self.enc,), attention_mask=self.mask, decoder_input_ids=tokens[:, None],
                       cache=self.cache, use_cache=True)
@@ -275,16 +346,30 @@ class _HFDecoder:
         self.cache.reorder_cache(rows)
 
 
-def _uniforms(order: list[int], k: int, steps: int, device: torch.device, generator, keys) -> torch.Tensor:
-    """(steps, rows) uniforms in [0, 1), one per row and decode step, rows in the decoder's state `order`.
+def default_workers(device: torch.device) -> int:
+    """Threads a call is split across: torch's thread count on a CPU (see `ProofNetInference`), else 1."""
+    if device.type != "cpu" or os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE":
+        return 1
+    return torch.get_num_threads()
 
-    Without keys: all drawn at once from `generator`, in the callers' state order. With keys: each keyed
-    state's k columns from a generator of its own, seeded with its key, so that its draws are the same
-    whatever other states share the call; unkeyed states then draw theirs from `generator`, in order."""
+
+@dataclass(frozen=True)
+class _Job:
+    k: int
+    method: str
+    temperature: float
+    max_len: int
+    uniforms: torch.Tensor | None  # sample: (steps, states, k), in the callers' state order
+
+
+def _uniforms(states: int, k: int, steps: int, device: torch.device, generator, keys) -> torch.Tensor:
+    """(steps, states, k) uniforms in [0, 1): one per sample and decode step.
+
+    Without keys: all drawn at once from `generator`. With keys: each keyed state's from a generator of
+    its own, seeded with its key, so that its draws are the same whatever other states share the call;
+    unkeyed states then draw theirs from `generator`, in order."""
     if keys is None:
-        u = torch.rand(steps, len(order), k, generator=generator, device=device)
-        return u[:, torch.tensor(order, device=device)].flatten(1)
-    cols = [torch.rand(steps, k, device=device,
-                       generator=generator if keys[s] is None else torch.Generator(device).manual_seed(keys[s]))
-            for s in order]
-    return torch.cat(cols, 1)
+        return torch.rand(steps, states, k, generator=generator, device=device)
+    return torch.stack([torch.rand(steps, k, device=device,
+                                   generator=generator if key is None else torch.Generator(device).manual_seed(key))
+                        for key in keys], 1)

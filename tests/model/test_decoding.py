@@ -85,3 +85,28 @@ def test_reorder_moves_a_rows_cache_within_its_state(model, encoded):
         b = decoding.IncrementalDecoder(weights, cross, 2, max_len=4)
         b.step(first.view(-1, 2).flip(1).flatten())
         assert (swapped - b.step(second)).abs().max() < 1e-5
+
+
+def test_start_is_a_first_step_computed_once_per_state(model, encoded):
+    weights, order, groups, reference, mask = encoded
+    cross = decoding.CrossAttention.of(weights, groups)
+    pad = model.config.tokenizer().pad_id
+    nxt = torch.randint(3, 259, (len(STATES) * 3,), generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        a, b = (decoding.IncrementalDecoder(weights, cross, 3, max_len=3) for _ in range(2))
+        assert (a.start(pad) - b.step(torch.full((len(STATES) * 3,), pad))).abs().max() < 1e-5
+        assert (a.step(nxt) - b.step(nxt)).abs().max() < 1e-5
+
+
+def test_the_weights_are_made_again_when_the_model_changes():
+    """Fused copies are cached, but an in-place update (an optimiser step, a load) is seen at once."""
+    torch.manual_seed(0)
+    model = ProofNet(ProofNetConfig.preset("tiny"))
+    inference = ProofNetInference(model)
+    first = inference.weights()
+    assert inference.weights() is first
+    q = model.t5.decoder.block[0].layer[0].SelfAttention.q.weight
+    with torch.no_grad():
+        q.mul_(2)
+    again = inference.weights()
+    assert again is not first and torch.equal(again.decoder[0].qkv[: q.shape[0]], q)

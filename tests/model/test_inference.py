@@ -125,9 +125,11 @@ def test_values_and_log_probs_do_not_depend_on_the_batch(trained_tiny):
     keys = list(range(100, 100 + len(MIXED)))
     together = inference.policy_value(MIXED, k=5, temperature=2.0, max_tactic_length=16, keys=keys)
     backwards = inference.policy_value(MIXED[::-1], k=5, temperature=2.0, max_tactic_length=16, keys=keys[::-1])[::-1]
+    three_threads = ProofNetInference(trained_tiny[0], workers=3).policy_value(  # other parts, other threads
+        MIXED, k=5, temperature=2.0, max_tactic_length=16, keys=keys)
     for i, state in enumerate(MIXED):
         alone = inference.policy_value([state], k=5, temperature=2.0, max_tactic_length=16, keys=[keys[i]])[0]
-        for other in (together[i], backwards[i]):
+        for other in (together[i], backwards[i], three_threads[i]):
             assert [t.tactic for t in other.tactics] == [t.tactic for t in alone.tactics]
             assert [t.count for t in other.tactics] == [t.count for t in alone.tactics]
             assert [t.log_prob for t in other.tactics] == pytest.approx([t.log_prob for t in alone.tactics], abs=1e-4)
