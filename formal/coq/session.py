@@ -69,15 +69,53 @@ class CoqConfig:
         return args
 
 
-@dataclass
+class _Path:
+    """The sentences after `Proof.` that reach a Coq state, as a chain of links: one more sentence is
+    one more link, so a tactic costs the same at any depth. The tuple is built only when the
+    document has to move there (and kept)."""
+
+    __slots__ = ("parent", "sentence", "length", "_sentences")
+
+    def __init__(self, parent: _Path | None = None, sentence: str = "") -> None:
+        self.parent, self.sentence = parent, sentence
+        self.length = 0 if parent is None else parent.length + 1
+        self._sentences: tuple[str, ...] | None = () if parent is None else None
+
+    def then(self, sentence: str) -> _Path:
+        return _Path(self, sentence)
+
+    def sentences(self) -> tuple[str, ...]:
+        if self._sentences is None:
+            tail, link = [], self
+            while link._sentences is None:
+                tail.append(link.sentence)
+                link = link.parent
+            self._sentences = (*link._sentences, *reversed(tail))
+        return self._sentences
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self):
+        return iter(self.sentences())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Path) and (
+            self is other or (self.length == other.length and self.sentences() == other.sentences()))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(slots=True)
 class _Node:
     """Where a search state lives in Coq's document."""
 
     state: GoalState  # the object handed out for it: a state is accepted back only if it is this one
-    path: tuple[str, ...]  # sentences after `Proof.` that reach the Coq state holding the goals
+    path: _Path  # sentences after `Proof.` that reach the Coq state holding the goals
     positions: tuple[int, ...]  # indices of this state's goals among the focused goals there
     focus_size: int  # number of focused goals there
     children: dict[str, TacticResult] = field(default_factory=dict)  # cache per normalised tactic
+    focus: _Path | None = None  # path + `N: {`, once made (a one-goal state among several)
 
 
 class CoqSession:
@@ -113,13 +151,14 @@ class CoqSession:
         self._nodes: dict[int, _Node] = {}
         self._proc: CoqProcess | None = None
         self._focused: tuple[str, ...] = ()  # Coq goal ids focused at the process tip
-        self._tip_path: tuple[str, ...] | None = None  # the path the document holds now, if known
+        self._tip_path: _Path | None = None  # the path the document holds now, if known
+        self._root_path = _Path()
         goals = self._open()
         if goals is None or not goals.focused:
             self.close()
             raise InvalidStatement(f"{theorem.name}: no goal after the statement")
         root_goals = tuple(g for _, g in goals.focused)
-        self.root = self._new_state(root_goals, (), tuple(range(len(root_goals))), len(root_goals))
+        self.root = self._new_state(root_goals, self._root_path, tuple(range(len(root_goals))), len(root_goals))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -183,7 +222,7 @@ class CoqSession:
             raise InvalidStatement(f"{self.theorem.name}: {answer.message}")
         goals = xml.parse_goals(answer)
         self._focused = tuple(gid for gid, _ in goals.focused) if goals else ()
-        self._tip_path = ()
+        self._tip_path = self._root_path
         return goals
 
     def _open(self) -> xml.Goals | None:
@@ -207,12 +246,12 @@ class CoqSession:
 
     def _new_state(self, goals, path, positions, focus_size, slots=()) -> GoalState:
         state = GoalState(id=len(self._nodes), goals=tuple(goals), slots=tuple(slots))
-        self._nodes[state.id] = _Node(state, tuple(path), tuple(positions), focus_size)
+        self._nodes[state.id] = _Node(state, path, tuple(positions), focus_size)
         return state
 
     def path_of(self, state: GoalState) -> tuple[str, ...]:
         """The sentences after `Proof.` that reach `state` (selectors and braces included)."""
-        return self._node(state).path
+        return self._node(state).path.sentences()
 
     def _node(self, state: GoalState) -> _Node:
         """The node of a state this session returned. Checked by identity, not by id: ids count from 0
@@ -226,14 +265,14 @@ class CoqSession:
 
     # -- moving the document --------------------------------------------------------------------
 
-    def _goto(self, path: tuple[str, ...]) -> None:
+    def _goto(self, path: _Path) -> None:
         """Make the document exactly prelude + path, replaying what is missing."""
         if self._proc is None:
             self._restart()
-        elif self._tip_path is path or self._tip_path == path:  # stepping down one branch: stay
+        elif self._tip_path is path:  # the common case, stepping down one branch: nothing to move
             return
         proc = self._proc
-        target = (*self._prelude, *path)
+        target = (*self._prelude, *path.sentences())
         have = [s for s, _ in proc.doc]
         if have == list(target):
             self._tip_path = path
@@ -289,14 +328,16 @@ class CoqSession:
             self._checked[tactic] = verdict
         return verdict
 
-    def _plan(self, node: _Node, tac: str) -> tuple[tuple[str, ...], str, bool]:
+    def _plan(self, node: _Node, tac: str) -> tuple[_Path, str, bool]:
         """(path to stand on, sentence to run, whether the new focus holds only our goals)."""
         timeout = self._timeout
         if len(node.positions) == node.focus_size:
             return node.path, f"{timeout}{tac}.", True
         first = node.positions[0] + 1
         if len(node.positions) == 1:
-            return (*node.path, f"{first}: {{"), f"{timeout}{tac}.", True
+            if node.focus is None:
+                node.focus = node.path.then(f"{first}: {{")
+            return node.focus, f"{timeout}{tac}.", True
         return node.path, f"{timeout}{first}: {tac}.", False
 
     def _run_with_recovery(self, node: _Node, tac: str) -> TacticResult:
@@ -349,7 +390,7 @@ class CoqSession:
             raise xml.ProtocolError("no proof open after a tactic")
         self._focused = tuple([gid for gid, _ in goals.focused])
         fresh = [(i, g) for i, (gid, g) in enumerate(goals.focused) if gid not in others]
-        path = (*base, sentence)
+        path = base.then(sentence)
         self._tip_path = path
         if not fresh and (problem := self._unfinished(proc)) is not None:
             return TacticError(problem)

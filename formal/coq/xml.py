@@ -287,6 +287,7 @@ _RECORD_START = '<value val="good"><option val="'
 _NO_PROOF = '<value val="good"><option val="none"/></value>'
 _GOALS_START = '<value val="good"><option val="some"><goals>'
 _GOALS_END = "</goals></option></value>"
+_FOCUSED_ONLY_END = "<list/><list/><list/>" + _GOALS_END
 # What a goal's text may hold: not `<` (markup), `"` (Coq's printer escapes it in text: one here is
 # an attribute), nor characters ElementTree would refuse (XML does not allow them) or read otherwise
 # (\r: it normalises line ends). A richpp's inner markup: tags without attributes around such text,
@@ -313,9 +314,14 @@ def _read_record(text: str) -> Record:
         return ()
     if not text.startswith(_GOALS_START):
         raise _Unusual
+    if text.endswith(_FOCUSED_ONLY_END):  # what `goal_call` asks for: the other three lists empty
+        goals: list[RawGoal] = []
+        if _read_list(text, len(_GOALS_START), goals, _read_goal) != len(text) - len(_FOCUSED_ONLY_END):
+            raise _Unusual
+        return (tuple(goals), (), (), ())
     pos, lists = len(_GOALS_START), []
     for k in range(4):
-        goals: list[RawGoal] = []
+        goals = []
         if k == 1:  # the background: a list of pairs of goal lists, one pair per focus level
             pos = _read_list(text, pos, goals, _read_pair)
         else:
