@@ -17,6 +17,7 @@ from pathlib import Path
 from formal.coq import session as session_module
 from formal.coq.process import CoqProcess
 from formal.coq.session import CoqConfig, CoqSession
+from formal.result import TacticError
 from formal.theorem import Theorem
 
 HEADER = "Require Import Arith Lia.\n"
@@ -98,6 +99,18 @@ def linear_ratio(script: list[str], repeat: int) -> dict:
             "ratios": [r / a for r, a in zip(raw, api)], "sentence": sentences[1]}
 
 
+def failing_rate(count: int) -> float:
+    """Tactics per second through `run_tactic` when every one fails (as most sampled tactics do):
+    `count` different lemma names that do not exist, all at the same state."""
+    with CoqSession(LINEAR) as s:
+        (state,) = s.run_tactic(s.root, "intros n m").states
+        t0 = time.perf_counter()
+        for k in range(count):
+            result = s.run_tactic(state, f"apply no_such_lemma_{k}")
+            assert isinstance(result, TacticError) and not result.rejected, result
+        return count / (time.perf_counter() - t0)
+
+
 def branch_switches(switches: int, seed: int) -> dict:
     """A random tree: each step picks any state seen so far and extends it."""
     rng = random.Random(seed)
@@ -136,6 +149,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--switches", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--failing", type=int, default=300)
     ap.add_argument("--linear-only", action="store_true", help="only the API/raw ratio")
     args = ap.parse_args()
     script = linear_script(args.steps)
@@ -151,6 +165,8 @@ def main() -> None:
           f"{' '.join(f'{r:.2f}' for r in lin['ratios'])}; load average {load:.2f} -> {os.getloadavg()[0]:.2f})")
     if args.linear_only:
         return
+    print(f"failing tactics (`apply no_such_lemma_k`, k = 0..{args.failing - 1}, at one state): "
+          f"{failing_rate(args.failing):.0f} tactics/s")
     sw = branch_switches(args.switches, seed=0)
     print(f"random tree, {sw['tactics']} tactics over {sw['states']} states:")
     print(f"  {sw['switches']} branch switches, {sw['replayed_per_switch']:.1f} tactics replayed and "
