@@ -339,3 +339,25 @@ def teacher_forced_logits(w: T5Weights, cross: CrossAttention, inputs: Tensor) -
         x = cross_attend(x.view(s, r * length, -1), b, w, cross, i).view(n, length, -1)
         x = feed_forward(x, b, w)
     return logits_of(x, w).view(s, r, length, -1)
+
+
+class HFDecoder:
+    """The Hugging Face T5 decoder with its own cache, one token per `step`, on encoder states repeated
+    for each of a state's k rows (cross-attention keys and values computed for every copy): the path
+    `IncrementalDecoder` replaces, with the same interface, kept as the reference and the baseline."""
+
+    def __init__(self, t5, encoder_states: Tensor, mask: Tensor, k: int) -> None:
+        self.t5, self.enc, self.mask = t5, encoder_states.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
+        self.cache = None
+
+    def start(self, token: int) -> Tensor:
+        return self.step(torch.full((self.enc.shape[0],), token, dtype=torch.long, device=self.enc.device))
+
+    def step(self, tokens: Tensor) -> Tensor:
+        out = self.t5(encoder_outputs=(self.enc,), attention_mask=self.mask, decoder_input_ids=tokens[:, None],
+                      cache=self.cache, use_cache=True)
+        self.cache = out.cache
+        return out.logits[:, -1].float()
+
+    def reorder(self, rows: Tensor) -> None:
+        self.cache.reorder_cache(rows)

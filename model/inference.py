@@ -1,9 +1,12 @@
-"""Batched policy/value: many states in, for each K tactics with sequence log-probabilities and a value.
+"""Batched policy/value: many states in, for each K tactics with sequence log-probabilities and a value;
+and the log-probabilities of given tactics (`score`).
 
-One encoder pass per batch of states; the K decodes of a state reuse its encoder states (repeated, not
-recomputed) and the decoder's key/value cache. Two ways to choose tactics:
-- `sample`: K draws from softmax(logits / temperature); draws that decode to the same text come back
-  once, with `count` saying how many of the K they were (AlphaProof: duplicates add prior mass);
+One encoder pass per batch of states; the K decodes of a state share its encoder states and advance in
+lock step with a key/value cache (model/decoding.py). Two ways to choose tactics:
+- `sample`: K draws from softmax(logits / temperature), by inverse CDF on one uniform per draw and
+  step; a state given a key draws its uniforms from that key alone, so its tactics do not depend on
+  the batch it came in. Draws that decode to the same text come back once, with `count` saying how
+  many of the K they were (AlphaProof: duplicates add prior mass);
 - `beam`: beam search of width K (K distinct token sequences; blank tactics are dropped, and so are
   sequences that decode to the same text).
 
@@ -27,7 +30,15 @@ from dataclasses import dataclass
 
 import torch
 
-from model.decoding import CrossAttention, IncrementalDecoder, T5Weights, encode, length_order, teacher_forced_logits
+from model.decoding import (
+    CrossAttention,
+    HFDecoder,
+    IncrementalDecoder,
+    T5Weights,
+    encode,
+    length_order,
+    teacher_forced_logits,
+)
 from model.proofnet import IGNORE, ProofNet
 
 DECODERS = ("fast", "hf")
@@ -199,7 +210,7 @@ class ProofNetInference:
         encoder_states = self.model.encode(ids, mask)
         values = self.model.value_from_logits(self.model.value_head(encoder_states, mask))
         order = list(range(ids.shape[0]))
-        return (order, *self._decode(_HFDecoder(self.model.t5, encoder_states, mask, job.k), order, job), values.tolist())
+        return (order, *self._decode(HFDecoder(self.model.t5, encoder_states, mask, job.k), order, job), values.tolist())
 
     def _decode(self, decoder, order, job):
         if job.method == "sample":
@@ -323,27 +334,6 @@ def _inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     total = cdf[:, -1:]
     target = torch.minimum(u[:, None] * total, torch.nextafter(total, torch.zeros_like(total)))
     return torch.searchsorted(cdf, target, right=True).squeeze(-1)
-
-
-class _HFDecoder:
-    """The Hugging Face T5 decoder with its own cache, one token per `step`, on encoder states repeated
-    for each of a state's k rows (cross-attention keys and values computed for every copy)."""
-
-    def __init__(self, t5, encoder_states: torch.Tensor, mask: torch.Tensor, k: int) -> None:
-        self.t5, self.enc, self.mask = t5, encoder_states.repeat_interleave(k, 0), mask.repeat_interleave(k, 0)
-        self.cache = None
-
-    def start(self, token: int) -> torch.Tensor:
-        return self.step(torch.full((self.enc.shape[0],), token, dtype=torch.long, device=self.enc.device))
-
-    def step(self, tokens: torch.Tensor) -> torch.Tensor:
-        out = self.t5(encoder_outputs=(self.enc,), attention_mask=self.mask, decoder_input_ids=tokens[:, None],
-                      cache=self.cache, use_cache=True)
-        self.cache = out.cache
-        return out.logits[:, -1].float()
-
-    def reorder(self, rows: torch.Tensor) -> None:
-        self.cache.reorder_cache(rows)
 
 
 def default_workers(device: torch.device) -> int:

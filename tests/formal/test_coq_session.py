@@ -76,7 +76,8 @@ def test_rejected_tactics_never_reach_coq():
 
 
 def test_each_tactic_text_is_checked_once_with_the_sandbox_verdict(monkeypatch):
-    from formal.coq import sandbox, session as session_module
+    from formal.coq import sandbox
+    from formal.coq import session as session_module
 
     checked = []
     monkeypatch.setattr(session_module, "check_tactic", lambda t: checked.append(t) or sandbox.check_tactic(t))
