@@ -150,9 +150,11 @@ class CoqProcess:
 
     # -- document -------------------------------------------------------------------------------
 
-    def add(self, sentence: str, timeout: float) -> xml.Answer:
-        """Append one sentence (parsed, not yet run). On success it joins the document."""
-        self._send(xml.add_call(sentence, self.tip))
+    def add(self, sentence: str, timeout: float, sent: str | None = None) -> xml.Answer:
+        """Append one sentence (parsed, not yet run). On success it joins the document. `sent`, if
+        given, is the text actually sent in its place (a replay with a longer time limit); the
+        document still records `sentence`."""
+        self._send(xml.add_call(sentence if sent is None else sent, self.tip))
         raw = self._read_raw(timeout)
         refused = self._added(sentence, raw)
         return refused if refused is not None else xml.Answer(True, raw.decode())

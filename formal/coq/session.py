@@ -18,6 +18,7 @@ exists here, is refused.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -40,6 +41,15 @@ log = logging.getLogger(__name__)
 GOAL_NAMES = "Set Printing Goal Names."
 _CHECKED_MAX = 4096  # sandbox verdicts remembered per session
 _OPEN_GOALS_CALL = xml.open_goals_call()
+
+
+REPLAY_SLACK = 4
+_TIMEOUT_PREFIX = re.compile(r"^Timeout (\d+) ")
+
+
+def _relaxed(sentence: str) -> str:
+    """`sentence` with its `Timeout N` prefix (the session's own) raised to REPLAY_SLACK * N."""
+    return _TIMEOUT_PREFIX.sub(lambda m: f"Timeout {int(m.group(1)) * REPLAY_SLACK} ", sentence, count=1)
 
 
 @dataclass(frozen=True)
@@ -285,11 +295,14 @@ class CoqSession:
         limit = self.config.tactic_timeout_s + self.config.grace_s
         proc.rewind(keep, limit)
         for sentence in target[keep:]:
-            answer = proc.add(sentence, limit)
+            # A tactic that ran just inside its time limit once may not the second time (Coq's Timeout
+            # is wall-clock): replays get REPLAY_SLACK times the limit, or a busy machine turns a state
+            # the search already has into an environment failure.
+            answer = proc.add(sentence, limit, sent=_relaxed(sentence))
             if not answer.good:
                 raise xml.ProtocolError(f"replay refused {sentence!r}: {answer.message}")
         replay = len(target) - keep
-        answer = proc.goals(limit * max(1, replay))
+        answer = proc.goals(limit * REPLAY_SLACK * max(1, replay))
         if not answer.good:
             raise xml.ProtocolError(f"replay failed: {answer.message}")
         goals = xml.parse_goals(answer)

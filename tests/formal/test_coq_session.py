@@ -120,6 +120,33 @@ def test_a_tactic_is_one_round_trip_and_a_closing_one_two(monkeypatch):
         assert [t for t, _ in s._proc.doc][len(s._prelude):] == list(s._tip_path)
 
 
+def test_a_replay_gives_each_tactic_more_time_and_keeps_the_document_canonical(monkeypatch):
+    """Coq's Timeout is wall-clock: a tactic that once ran just inside it may not on replay. Replayed
+    sentences go out with REPLAY_SLACK times the limit; the document still records the sentence the
+    path holds, so the next move compares equal and replays nothing more."""
+    from formal.coq import session as session_module
+    from formal.coq.process import CoqProcess
+
+    writes = []
+    send = CoqProcess._send
+    monkeypatch.setattr(CoqProcess, "_send", lambda self, payload: writes.append(payload) or send(self, payload))
+    th = Theorem("t", "forall n : nat, n + 0 = n /\\ 0 + n = n", header=NAT)
+    with CoqSession(th, CoqConfig(tactic_timeout_s=5)) as s:
+        (a,) = s.run_tactic(s.root, "intro n").states
+        b, c = s.run_tactic(a, "split").states
+        os.kill(s._proc.proc.pid, signal.SIGKILL)  # a restart replays the whole path to c
+        s._proc.proc.wait()
+        writes.clear()
+        assert s.run_tactic(c, "reflexivity").proved and s.stats.restarts == 1
+        replayed = b"".join(writes)
+        relaxed = f"Timeout {5 * session_module.REPLAY_SLACK} split.".encode()
+        assert relaxed in replayed
+        texts = [t for t, _ in s._proc.doc][len(s._prelude):]
+        assert all(t.startswith(("Timeout 5 ", "2: {", "1: {")) or t in "{}" for t in texts), texts
+        switches = s.stats.switches
+        assert s.run_tactic(c, "reflexivity").proved and s.stats.switches == switches  # cached, no move
+
+
 def test_timeout_then_the_session_goes_on():
     th = Theorem("t", "forall n : nat, n + 0 = n", header=NAT)
     with CoqSession(th, CoqConfig(tactic_timeout_s=1, grace_s=3)) as s:
