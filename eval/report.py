@@ -88,7 +88,10 @@ def plot_proved_vs_budget(runs: dict[str, RunResult], out: Path) -> Path | None:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("theorems proved")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:  # automation alone: no model calls to count
+            ax.text(0.5, 0.5, "no model calls", ha="center", va="center", transform=ax.transAxes)
     name = next(iter(runs.values())).suite.name if runs else ""
     fig.suptitle(f"{name}: theorems proved vs budget spent")
     fig.tight_layout()
