@@ -27,9 +27,16 @@ def render_proof(step: ProofStep, indent: int = 0) -> str:
     return "\n".join(_lines(step, indent))
 
 
+def _sentence(tactic: str) -> str:
+    """The tactic as one sentence: a network may write the final '.' itself (`lia.`), which the session
+    accepts; doubling it would make two sentences. (`..` is a notation token, not a terminator.)"""
+    t = tactic.strip()
+    return t if t.endswith(".") and not t.endswith("..") else f"{t}."
+
+
 def _lines(step: ProofStep, indent: int) -> list[str]:
     pad = "  " * indent
-    lines = [f"{pad}{step.tactic}."]
+    lines = [f"{pad}{_sentence(step.tactic)}"]
     subs = step.subproofs
     if len(subs) == 1:
         return lines + _lines(subs[0], indent)

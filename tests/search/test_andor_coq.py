@@ -165,3 +165,18 @@ def test_a_proof_through_goals_that_share_an_evar_renders_as_the_session_ran_it(
         attempt = prover.prove(theorem.name, session, verify)
     assert attempt.status is Status.PROVED, checked
     assert ": {" in attempt.proof
+
+
+def test_a_tactic_written_with_its_final_period_renders_as_one_sentence():
+    """The session accepts `lia.` (the sandbox strips the '.'); the rendered script must not say `lia..`."""
+    theorem = Theorem("add_zero_dot", "forall n : nat, n + 0 = n", header="Require Import Lia.")
+
+    def verify(script):
+        v = verify_proof(theorem, script)
+        return v.verified, v.message
+
+    prover = AndOrProver(ScriptedPolicy(["intros.", "lia."], seed=0), AndOrConfig(k=2, max_expansions=6))
+    with CoqSession(theorem) as session:
+        attempt = prover.prove(theorem.name, session, verify)
+    assert attempt.status is Status.PROVED, attempt.message
+    assert ".." not in attempt.proof
