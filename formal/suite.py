@@ -69,6 +69,21 @@ class Suite:
     def __len__(self) -> int:
         return len(self.theorems) + len(self.problems)
 
+    def subset(self, names: Iterable[str], name: str | None = None) -> Suite:
+        """The suite cut to `names` (every view alike), e.g. a held-out split; `name` renames it."""
+        keep = set(names)
+        return dataclasses.replace(
+            self,
+            name=name or self.name,
+            theorems=tuple(t for t in self.theorems if t.name in keep),
+            problems=tuple(p for p in self.problems if p.name in keep),
+            invalid={k: v for k, v in self.invalid.items() if k in keep},
+            files={k: v for k, v in self.files.items() if k in keep},
+            audited=frozenset(n for n in self.audited if n in keep),
+            informal={k: v for k, v in self.informal.items() if k in keep},
+            drift={k: v for k, v in self.drift.items() if k in keep},
+        )
+
     def hashes(self) -> dict[str, str]:
         """Per-statement hashes: `Theorem.sha256()`, or the file's for problems."""
         out = {t.name: t.sha256() for t in self.theorems}

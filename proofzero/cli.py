@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("proofzero.dataset", "build split state-tactic datasets (Arrow) from traced shards and LeanDojo files"),
     "corpus": ("proofzero.corpus", "build a tokenized, packed pretraining corpus from text and traced states"),
     "train": ("proofzero.train", "pretrain or fine-tune (SFT) the proof network with Lightning (DDP / DeepSpeed)"),
+    "rl": ("proofzero.rl", "the AlphaZero loop: matchmaker, prover actors, replay, RL learner, held-out evaluation"),
     "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 

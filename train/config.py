@@ -1,4 +1,4 @@
-"""TrainConfig: everything `proofzero train pretrain|sft` reads, as OmegaConf-structured dataclasses.
+"""TrainConfig: everything `proofzero train pretrain|sft` (and the RL learner) reads, as OmegaConf-structured dataclasses.
 
 One schema for both stages and every machine: a laptop run and a multi-node ZeRO-3 run differ only in
 `strategy`, `devices`, `num_nodes`, `precision` and the model preset (see `configs/train/`).
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-STAGES = ("pretrain", "sft")
+STAGES = ("pretrain", "sft", "rl")
 STRATEGIES = (
     "auto",  # one device, or DDP when devices > 1
     "ddp",
@@ -30,6 +30,9 @@ class DataConfig:
     batch_size: int = 16  # sequences per device per micro-batch
     val_batches: int = 20  # validation micro-batches per device (0: no validation)
     num_workers: int = 0
+    # RL (stage rl): batches mix `sft_fraction` of SFT rows (from `path`) with replay transitions.
+    replay: str = ""  # the RL run's replay.jsonl
+    sft_fraction: float = 0.1
     # Pretraining objectives over the corpus's packed sequences.
     objective: str = "mixed"  # span_corruption | next_token | mixed (each sequence picks one)
     next_token_fraction: float = 0.5  # in `mixed`, the share of next-token sequences
@@ -41,6 +44,8 @@ class DataConfig:
             raise ValueError("data.batch_size must be >= 1, data.val_batches and data.num_workers >= 0")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"data.objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if not 0.0 <= self.sft_fraction <= 1.0:
+            raise ValueError("data.sft_fraction must be in [0, 1]")
         if not 0.0 <= self.next_token_fraction <= 1.0:
             raise ValueError("data.next_token_fraction must be in [0, 1]")
         if not 0.0 < self.noise_density < 1.0 or self.mean_span_length < 1.0:

@@ -137,14 +137,17 @@ class StateTacticDataset(Dataset):
 
     def __getitems__(self, keys: list[Index]) -> dict[str, torch.Tensor]:
         rows = self.split[[i for _, i in keys]]
+        return self.collate(rows["state"], rows["tactic"], rows["value_target"])
+
+    def collate(self, states_text: list[str], tactics_text: list[str], value_targets: list) -> dict[str, torch.Tensor]:
         tok = self.tok
-        states = [np.append(tok.encode_array(s)[: self.max_state - 1], tok.eos_id) for s in rows["state"]]
-        tactics = [tok.encode_array(t, add_eos=True) for t in rows["tactic"]]
+        states = [np.append(tok.encode_array(s)[: self.max_state - 1], tok.eos_id) for s in states_text]
+        tactics = [tok.encode_array(t, add_eos=True) for t in tactics_text]
         too_long = [len(t) > self.max_tactic for t in tactics]
         labels = pad_batch([t[:1] if long else t for t, long in zip(tactics, too_long)], IGNORE)
         labels[torch.tensor(too_long, dtype=torch.bool)] = IGNORE
         input_ids = pad_batch(states, tok.pad_id)
-        values = [math.nan if v is None else float(v) for v in rows["value_target"]]
+        values = [math.nan if v is None else float(v) for v in value_targets]
         return {
             "input_ids": input_ids,
             "attention_mask": (input_ids != tok.pad_id).long(),
@@ -305,4 +308,8 @@ class PretrainDataModule(_SamplerDataModule):
 
 
 def make_datamodule(cfg: TrainConfig, model_config: ProofNetConfig) -> _SamplerDataModule:
+    if cfg.stage == "rl":
+        from train.learner import RLDataModule
+
+        return RLDataModule(cfg, model_config)
     return (SFTDataModule if cfg.stage == "sft" else PretrainDataModule)(cfg, model_config)

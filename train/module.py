@@ -1,7 +1,8 @@
-"""ProofNetModule: the proof network as a LightningModule, for pretraining and SFT.
+"""ProofNetModule: the proof network as a LightningModule, for pretraining, SFT and the RL learner.
 
 Pretraining trains the policy (encoder-decoder) alone: the value head is frozen, so DDP sees no unused
-parameters. SFT trains both heads: tactic cross-entropy + value_weight * value cross-entropy.
+parameters. SFT and RL train both heads: tactic cross-entropy + value_weight * value cross-entropy
+(RL on replay transitions mixed with SFT rows: train/learner.py).
 Validation reports the losses, token accuracy, and tactic accuracy: the share of tactics whose every
 token (eos included) is the argmax under teacher forcing -- exactly the tactics greedy decoding returns.
 """
@@ -40,7 +41,7 @@ class ProofNetModule(L.LightningModule):
         return cls(dataclasses.asdict(model_config), dataclasses.asdict(cfg))
 
     def _step(self, batch: dict) -> tuple[dict, torch.Tensor]:
-        values = batch.get("value_targets") if self.cfg.stage == "sft" else None
+        values = batch.get("value_targets") if self.cfg.stage != "pretrain" else None
         out = self.net(batch["input_ids"], batch["attention_mask"], batch["labels"], values)
         losses = {"loss": out.loss, "policy_loss": out.policy_loss}
         if out.value_loss is not None:
@@ -67,7 +68,7 @@ class ProofNetModule(L.LightningModule):
             self.log(f"val/{name}", value, batch_size=labels.shape[0], **log)
         if n_tokens:
             self.log("val/token_acc", correct.sum() / n_tokens, batch_size=n_tokens, **log)
-            if self.cfg.stage == "sft":  # in pretraining a target is a masked span or a continuation
+            if self.cfg.stage != "pretrain":  # in pretraining a target is a masked span or a continuation
                 tactic_ok = (correct | ~mask).all(-1) & has_target
                 self.log("val/tactic_acc", tactic_ok.sum() / n_tactics, batch_size=n_tactics, **log)
 

@@ -1,0 +1,136 @@
+"""Problem sources for the RL loop: statements to attempt, never their proofs (DESIGN.md, "problem sources").
+
+A source is anything with a `name` and `problems()`; a suite is one, and the variant generator and
+synthetic sources are others. `split_by_hash` cuts a suite into an RL pool and a held-out pool by a
+hash of each name (stable across machines, runs and suite edits), and `decontaminate` drops from a
+pool every statement whose proposition is also in a held-out suite, under any name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from data.decontaminate import proposition_key
+from formal.suite import Suite, load_suite
+from formal.theorem import Theorem
+
+log = logging.getLogger(__name__)
+
+
+class ProblemSource(Protocol):
+    name: str
+
+    def problems(self) -> list[Theorem]: ...
+
+
+@dataclass
+class SuiteSource:
+    """The statements of a suite that parse (an unparsable file is logged, not attempted), optionally
+    only those named in `names`."""
+
+    suite: Suite
+    names: frozenset[str] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.suite.name
+
+    def problems(self) -> list[Theorem]:
+        keep = self.names
+        return sorted((t for t in self.suite.theorems if keep is None or t.name in keep), key=lambda t: t.name)
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    suite: str = "benchmarks/minif2f-rocq-valid"  # the suite the RL and held-out pools are cut from
+    rl_fraction: float = 0.6  # share of names (by hash) in the RL pool; the rest is held out
+    salt: str = "proofzero-rl"  # a different salt is a different split
+    limit: int = 0  # only the first N names of each pool (by name); 0: all
+    decontaminate: tuple[str, ...] = ()  # more suites whose statements the RL pool must not contain
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.rl_fraction < 1.0:
+            raise ValueError(f"pool.rl_fraction must be in (0, 1), got {self.rl_fraction}")
+        if self.limit < 0:
+            raise ValueError("pool.limit must be >= 0")
+        if isinstance(self.decontaminate, (list, str)):
+            value = [self.decontaminate] if isinstance(self.decontaminate, str) else self.decontaminate
+            object.__setattr__(self, "decontaminate", tuple(value))
+
+
+def name_bucket(name: str, salt: str) -> float:
+    """A name's place in [0, 1): a fixed function of the name and the salt."""
+    digest = hashlib.sha256(f"{salt}\0{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_by_hash(names: Iterable[str], fraction: float, salt: str) -> tuple[list[str], list[str]]:
+    """(RL pool, held-out pool), each sorted: a name is in the RL pool iff its bucket < fraction."""
+    rl, held = [], []
+    for n in sorted(set(names)):
+        (rl if name_bucket(n, salt) < fraction else held).append(n)
+    return rl, held
+
+
+@dataclass
+class Pools:
+    """The RL pool and the held-out pool of one suite, and what decontamination removed (and why)."""
+
+    suite: Suite
+    rl: list[Theorem]
+    heldout: Suite  # the held-out names as a suite of their own (invalid statements included)
+    removed: dict[str, str] = field(default_factory=dict)  # RL-pool name -> the held-out statement it equals
+
+    def describe(self) -> dict:
+        return {"suite": self.suite.name, "suite_sha256": self.suite.sha256(),
+                "rl": [t.name for t in self.rl], "heldout": sorted(self.heldout.files),
+                "removed_as_contaminated": self.removed,
+                "overlap_checked": True, "overlap": sorted(overlap(self.rl, self.heldout.theorems))}
+
+
+def overlap(pool: Iterable[Theorem], heldout: Iterable[Theorem]) -> set[str]:
+    """Names of `pool` whose proposition (normalised) is a held-out one's."""
+    keys = {proposition_key(t) for t in heldout}
+    return {t.name for t in pool if proposition_key(t) in keys}
+
+
+def decontaminate(pool: list[Theorem], against: Iterable[Theorem], where: str) -> tuple[list[Theorem], dict[str, str]]:
+    keys = {proposition_key(t): t.name for t in against}
+    kept, removed = [], {}
+    for t in pool:
+        hit = keys.get(proposition_key(t))
+        if hit is None:
+            kept.append(t)
+        else:
+            removed[t.name] = f"{where}/{hit}"
+    return kept, removed
+
+
+def build_pools(cfg: PoolConfig, root: Path | None = None) -> Pools:
+    """Split `cfg.suite` by name hash (every name, valid or not), then decontaminate the RL pool against
+    the held-out pool and any further suites: a pool never holds a statement of its own held-out split.
+    Statements known not to elaborate stay in the held-out suite (its denominator) but not in the RL pool."""
+    def resolve(p: str) -> Path:
+        path = Path(p)
+        return path if path.is_absolute() or root is None else root / path
+
+    suite = load_suite(resolve(cfg.suite))
+    rl_names, held_names = split_by_hash(suite.files, cfg.rl_fraction, cfg.salt)
+    if cfg.limit:
+        rl_names, held_names = rl_names[: cfg.limit], held_names[: cfg.limit]
+    heldout = suite.subset(held_names, name=f"{suite.name}-heldout")
+    keep = set(rl_names) - set(suite.invalid)
+    rl = sorted((t for t in suite.theorems if t.name in keep), key=lambda t: t.name)
+    rl, removed = decontaminate(rl, heldout.theorems, heldout.name)
+    for other in cfg.decontaminate:
+        extra = load_suite(resolve(other))
+        rl, more = decontaminate(rl, extra.theorems, extra.name)
+        removed.update(more)
+    if removed:
+        log.info("RL pool: %d statements removed as equal to evaluation statements", len(removed))
+    return Pools(suite, rl, heldout, removed)
