@@ -149,7 +149,8 @@ def learn(cfg: TrainConfig, to_step: int) -> dict:
 
 
 # Lightning's warnings that every resumed learner launch would print and that say nothing here.
-QUIET = (r"Checkpoint directory .* exists and is not empty", r".*isinstance\(treespec, LeafSpec\)")
+QUIET = (r"Checkpoint directory .* exists and is not empty", r".*isinstance\(treespec, LeafSpec\)",
+         r"There is a wandb run already in progress")
 
 
 def publish(run_dir: Path, checkpoint: Path, step: int, info: dict) -> Path:

@@ -92,3 +92,13 @@ def test_the_log_resumes_and_counts_a_game_once(tmp_path):
     again = Matchmaker(["a", "b"], path=path)
     assert len(again.games) == 2 and again.solved() == {"b"}
     assert again.played(g.id) and not again.played("torn")
+
+
+@pytest.mark.parametrize("name", ["rl/laptop.yaml", "rl/cluster.yaml"])
+def test_the_shipped_rl_configs_load_and_reach_their_budget_cap(name):
+    from proofzero.config import load_config
+    from proofzero.rl import RLConfig
+
+    cfg = load_config(RLConfig, name)
+    assert cfg.budget.reachable and cfg.learner.stage == "rl"
+    assert cfg.actors.prover == "andor" and cfg.actors.policy.candidates == "default"
