@@ -101,14 +101,7 @@ def limit_suite(suite: Suite, limit: int) -> Suite:
         raise ValueError(f"limit must be >= 0, got {limit}")  # a negative slice would drop theorems
     if not limit:
         return suite
-    keep = set(sorted(suite.files)[:limit])
-    return dataclasses.replace(
-        suite,
-        theorems=tuple(t for t in suite.theorems if t.name in keep),
-        problems=tuple(p for p in suite.problems if p.name in keep),
-        invalid={k: v for k, v in suite.invalid.items() if k in keep},
-        files={k: v for k, v in suite.files.items() if k in keep},
-    )
+    return suite.subset(sorted(suite.files)[:limit])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

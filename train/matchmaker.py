@@ -190,12 +190,6 @@ class Matchmaker:
         """Problems proved (or disproved) at least once."""
         return {p for p, h in self.history.items() if any(g.decided for g in h)}
 
-    def counts(self) -> dict[str, int]:
-        weights = [self.weight(p) for p in self.problems]
-        return {"problems": len(self.problems), "games": len(self._ids), "solved": len(self.solved()),
-                "retired": sum(1 for w in weights if w == 0),
-                "untried": sum(1 for p in self.problems if not self.history.get(p))}
-
 
 def append_jsonl(path: Path, rows: Iterable[dict]) -> None:
     """Whole lines, flushed and fsync'd: a crash cuts at most the line being written."""

@@ -114,6 +114,11 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return sum(e.transitions for e in self.kept())
 
+    @property
+    def collected(self) -> int:
+        """Transitions in every proof read or added (before the window): what the replay ratio counts."""
+        return sum(e.transitions for e in self._entries)
+
     def stats(self) -> dict:
         kept = self.kept()
         return {"transitions": sum(e.transitions for e in kept), "proofs": len(kept),

@@ -236,7 +236,8 @@ class RLLoop:
                 r = self.state["round"]
                 t0 = time.time()
                 solved_before = self._solved_before(r)
-                games = self._round_games(r, self._play_all(self.plan(r), r, f"round {r + 1}/{self.cfg.rounds}"))
+                self._play_all(self.plan(r), r, f"round {r + 1}/{self.cfg.rounds}")
+                games = self._round_games(r)
                 t_collect = time.time() - t0
                 learned = self.learn(self.cfg.steps_per_round)
                 t_learn = time.time() - t0 - t_collect
@@ -245,7 +246,7 @@ class RLLoop:
                                 {"collect": t_collect, "learn": t_learn, "total": time.time() - t0})
         return self.summary(time.time() - t_start)
 
-    def _round_games(self, round_: int, fresh: list[Game]) -> list[Game]:
+    def _round_games(self, round_: int) -> list[Game]:
         """Every game of the round, including those a previous launch played."""
         return [g for g in self.matchmaker.games if g.round == round_]
 
@@ -331,8 +332,7 @@ class RLLoop:
                 if self.role == "learner":  # the actors' games are in their log, not in this process
                     self.matchmaker = Matchmaker(self.problems, self.cfg.matchmaker, self.cfg.budget,
                                                  self.run_dir / "games.jsonl")
-                games = [g for g in self.matchmaker.games if g.round == r]
-                self._end_round(r, games, solved_before, learned, heldout, {"total": time.time() - t0})
+                self._end_round(r, self._round_games(r), solved_before, learned, heldout, {"total": time.time() - t0})
         finally:
             stop.set()
             if thread is not None:
@@ -347,7 +347,7 @@ class RLLoop:
             if self.role == "learner":  # another process appends: read the file again
                 self.replay = ReplayBuffer(self.run_dir / "replay.jsonl", self.cfg.replay)
             samples = need * self.learner.data.batch_size
-            collected = sum(e.transitions for e in self.replay._entries)
+            collected = self.replay.collected
             ratio_ok = not self.cfg.max_replay_ratio or samples <= self.cfg.max_replay_ratio * collected
             if len(self.replay) >= self.cfg.min_replay and ratio_ok:
                 return self.learn(self.cfg.steps_per_round)
