@@ -13,7 +13,7 @@ DEMO_OUT ?= runs/demo
 .PHONY: demo test test-fast setup coq venv bench bench-train bench-search no-cuda clean help
 
 help:
-	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, evaluate it (AND-OR) next to the automation baseline"
+	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, RL rounds from it, then automation / model-free / SFT / RL side by side on the held-out pool"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
@@ -50,14 +50,18 @@ test-fast: setup
 
 # The main job, in order: trace a slice of Coq's standard library into state-tactic data, build the
 # split (and decontaminated) dataset from it, fine-tune the tiny proof network on it for a few minutes
-# (CPU) and export it as a Hugging Face model, then evaluate it with the AND-OR prover (its samples plus
-# the default candidate tactics, which the network ranks) on a slice of the bundled valid suite next to
-# the automation baseline (table, plot of proved vs budget, tree views).
-# Rerunning resumes: traced files, training steps and finished theorems are skipped.
+# (CPU) and export it as a Hugging Face model; then a few rounds of the RL loop from that model (games on
+# the RL pool of the bundled valid suite, verified proofs -> replay -> learner -> published checkpoint),
+# and the final comparison on the held-out pool: automation, the model-free candidate search, the SFT
+# start and the RL checkpoint side by side (table, plots, tree views).
+# Rerunning resumes: traced files, training steps, games and finished theorems are skipped.
 DEMO_SLICE ?= Arith Bool Lists
 DEMO_TRAIN_STEPS ?= 200
+DEMO_RL_ROUNDS ?= 2
+DEMO_RL_GAMES ?= 16
+DEMO_RL_STEPS ?= 40
 DEMO_EVAL_LIMIT ?= 24
-DEMO_EXPANSIONS ?= 16
+DEMO_EXPANSIONS ?= 8
 
 demo: setup
 	coqlib=$$(coqc -where); $(BIN)/proofzero trace $(foreach d,$(DEMO_SLICE),"$$coqlib/theories/$(d)") --out $(DEMO_OUT)/trace
@@ -65,9 +69,11 @@ demo: setup
 	$(BIN)/proofzero train sft train/sft.yaml data.path=$(DEMO_OUT)/dataset data.scheme=random run_dir=$(DEMO_OUT)/sft \
 	  max_steps=$(DEMO_TRAIN_STEPS) val_every_n_steps=100 checkpoint_every_n_steps=100 optim.warmup_steps=30
 	$(BIN)/proofzero export $(DEMO_OUT)/sft $(DEMO_OUT)/model
-	$(BIN)/proofzero eval --suite benchmarks/minif2f-rocq-valid --checkpoint $(DEMO_OUT)/model --out $(DEMO_OUT)/eval \
-	  --prover eval/andor --prover eval/automation limit=$(DEMO_EVAL_LIMIT) \
-	  andor.max_expansions=$(DEMO_EXPANSIONS) andor.k=8 policy.candidates=default trees=all max_trees=3
+	$(BIN)/proofzero rl rl/laptop.yaml run_dir=$(DEMO_OUT)/rl init_from=$(DEMO_OUT)/model sft_data=$(DEMO_OUT)/dataset \
+	  rounds=$(DEMO_RL_ROUNDS) attempts_per_round=$(DEMO_RL_GAMES) steps_per_round=$(DEMO_RL_STEPS) \
+	  publish_every=$(DEMO_RL_STEPS) eval_every=$(DEMO_RL_ROUNDS) heldout.limit=$(DEMO_EVAL_LIMIT) \
+	  heldout.budget=$(DEMO_EXPANSIONS) heldout.trees=all heldout.max_trees=3
+	$(BIN)/proofzero rl-compare $(DEMO_OUT)/rl
 
 bench: setup
 	$(BIN)/python bench/coq_session.py

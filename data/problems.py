@@ -1,7 +1,8 @@
 """Problem sources for the RL loop: statements to attempt, never their proofs (DESIGN.md, "problem sources").
 
-A source is anything with a `name` and `problems()`; a suite is one, and the variant generator and
-synthetic sources are others. `split_by_hash` cuts a suite into an RL pool and a held-out pool by a
+A source is anything with a `name` and `problems()`; a suite is one, a traced library is another
+(`TracedSource`: each traced theorem's opening goal as a closed statement), and the variant generator
+and synthetic sources are others. `split_by_hash` cuts a suite into an RL pool and a held-out pool by a
 hash of each name (stable across machines, runs and suite edits), and `decontaminate` drops from a
 pool every statement whose proposition is also in a held-out suite, under any name.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from data.decontaminate import proposition_key
+from formal.goal import Goal
 from formal.suite import Suite, load_suite
 from formal.theorem import Theorem
 
@@ -45,6 +47,78 @@ class SuiteSource:
         return sorted((t for t in self.suite.theorems if keep is None or t.name in keep), key=lambda t: t.name)
 
 
+def goal_theorem(name: str, goal: Goal, header: str = "", source: str = "") -> Theorem:
+    """A Coq goal as a statement of its own: its hypotheses become the binders (a local definition
+    `(x : T := body)`), its conclusion the statement. Also how a failed search's open subgoal becomes a
+    lemma to attempt."""
+    binders = " ".join(f"({' '.join(h.names)} : {h.type}{'' if h.body is None else f' := {h.body}'})"
+                       for h in goal.hypotheses)
+    return Theorem(name, goal.conclusion, header=header, binders=binders, source=source)
+
+
+def library_header(full_name: str, file_path: str) -> str:
+    """What a traced Coq theorem's statement needs: its library (`Coq.Bool.Bool` for `Coq.Bool.Bool.x`
+    traced from `stdlib/Bool/Bool.v`: the longest run of the file's path that the name contains), the
+    modules it was declared in, imported, and the standard list notations its goal may print with."""
+    parts = full_name.split(".")[:-1]
+    comps = Path(file_path).with_suffix("").parts
+    end = None
+    for k in range(len(comps), 0, -1):
+        tail = list(comps[-k:])
+        end = next((j for j in range(len(parts) - k, -1, -1) if parts[j:j + k] == tail), None)
+        if end is not None:
+            end += k - 1
+            break
+    if end is None:
+        return ""
+    lines = ["Require Import Coq.Lists.List.", "Import ListNotations.", f"Require Import {'.'.join(parts[: end + 1])}."]
+    lines += [f"Import {'.'.join(parts[: i + 1])}." for i in range(end + 1, len(parts))]
+    return "\n".join(lines)
+
+
+@dataclass
+class TracedSource:
+    """The theorems of a `proofzero trace` output (`DIR/shards/*.jsonl`) as problems: each one's opening
+    goal (section variables and all) as a closed statement under its library's import, never its proof.
+    Coq only; a statement that does not elaborate standalone is found by its first game and retired.
+    `limit` keeps that many, chosen by name hash (the same on every machine)."""
+
+    path: Path
+    limit: int = 0
+    salt: str = "proofzero-rl"
+
+    @property
+    def name(self) -> str:
+        return f"traced:{Path(self.path).name}"
+
+    def problems(self) -> list[Theorem]:
+        from data.records import traced_theorem_from_json
+        from train.matchmaker import read_jsonl
+
+        shards = sorted((Path(self.path) / "shards").glob("*.jsonl"))
+        if not shards:
+            raise FileNotFoundError(f"{self.path}: no shards/*.jsonl (a `proofzero trace --out` directory)")
+        out: dict[str, Theorem] = {}
+        for shard in shards:
+            for row in read_jsonl(shard):
+                try:
+                    t = traced_theorem_from_json(row)
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if t.backend != "coq" or not t.traced_tactics or not t.traced_tactics[0].goals_before:
+                    continue
+                name = "lib_" + t.full_name.replace(".", "_").replace("'", "_")
+                try:
+                    out[name] = goal_theorem(name, t.traced_tactics[0].goals_before[0],
+                                             library_header(t.full_name, t.file_path), source=t.file_path)
+                except ValueError:
+                    continue  # an empty conclusion or an unusable name
+        names = sorted(out, key=lambda n: name_bucket(n, self.salt))
+        if self.limit:
+            names = names[: self.limit]
+        return [out[n] for n in sorted(names)]
+
+
 @dataclass(frozen=True)
 class PoolConfig:
     suite: str = "benchmarks/minif2f-rocq-valid"  # the suite the RL and held-out pools are cut from
@@ -52,15 +126,20 @@ class PoolConfig:
     salt: str = "proofzero-rl"  # a different salt is a different split
     limit: int = 0  # only the first N names of each pool (by name); 0: all
     decontaminate: tuple[str, ...] = ()  # more suites whose statements the RL pool must not contain
+    traced: tuple[str, ...] = ()  # `proofzero trace --out` dirs whose theorem statements join the RL pool
+    traced_limit: int = 0  # at most this many statements from each traced dir (by name hash); 0: all
 
     def __post_init__(self) -> None:
         if not 0.0 < self.rl_fraction < 1.0:
             raise ValueError(f"pool.rl_fraction must be in (0, 1), got {self.rl_fraction}")
         if self.limit < 0:
             raise ValueError("pool.limit must be >= 0")
-        if isinstance(self.decontaminate, (list, str)):
-            value = [self.decontaminate] if isinstance(self.decontaminate, str) else self.decontaminate
-            object.__setattr__(self, "decontaminate", tuple(value))
+        if self.traced_limit < 0:
+            raise ValueError("pool.traced_limit must be >= 0")
+        for key in ("decontaminate", "traced"):
+            value = getattr(self, key)
+            if isinstance(value, (list, str)):
+                object.__setattr__(self, key, tuple([value] if isinstance(value, str) else value))
 
 
 def name_bucket(name: str, salt: str) -> float:
@@ -85,10 +164,12 @@ class Pools:
     rl: list[Theorem]
     heldout: Suite  # the held-out names as a suite of their own (invalid statements included)
     removed: dict[str, str] = field(default_factory=dict)  # RL-pool name -> the held-out statement it equals
+    sources: dict[str, int] = field(default_factory=dict)  # source -> statements it gave the RL pool
 
     def describe(self) -> dict:
         return {"suite": self.suite.name, "suite_sha256": self.suite.sha256(),
                 "rl": [t.name for t in self.rl], "heldout": sorted(self.heldout.files),
+                "rl_sources": self.sources,
                 "removed_as_contaminated": self.removed,
                 "overlap_checked": True, "overlap": sorted(overlap(self.rl, self.heldout.theorems))}
 
@@ -126,11 +207,18 @@ def build_pools(cfg: PoolConfig, root: Path | None = None) -> Pools:
     heldout = suite.subset(held_names, name=f"{suite.name}-heldout")
     keep = set(rl_names) - set(suite.invalid)
     rl = sorted((t for t in suite.theorems if t.name in keep), key=lambda t: t.name)
+    sources = {suite.name: len(rl)}
+    for traced in cfg.traced:
+        extra = TracedSource(resolve(traced), cfg.traced_limit, cfg.salt).problems()
+        taken = {t.name for t in rl}
+        extra = [t for t in extra if t.name not in taken]
+        sources[f"traced:{traced}"] = len(extra)
+        rl = sorted(rl + extra, key=lambda t: t.name)
     rl, removed = decontaminate(rl, heldout.theorems, heldout.name)
     for other in cfg.decontaminate:
-        extra = load_suite(resolve(other))
-        rl, more = decontaminate(rl, extra.theorems, extra.name)
+        extra_suite = load_suite(resolve(other))
+        rl, more = decontaminate(rl, extra_suite.theorems, extra_suite.name)
         removed.update(more)
     if removed:
         log.info("RL pool: %d statements removed as equal to evaluation statements", len(removed))
-    return Pools(suite, rl, heldout, removed)
+    return Pools(suite, rl, heldout, removed, sources)

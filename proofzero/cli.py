@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("proofzero.corpus", "build a tokenized, packed pretraining corpus from text and traced states"),
     "train": ("proofzero.train", "pretrain or fine-tune (SFT) the proof network with Lightning (DDP / DeepSpeed)"),
     "rl": ("proofzero.rl", "the AlphaZero loop: matchmaker, prover actors, replay, RL learner, held-out evaluation"),
+    "rl-compare": ("proofzero.rl_compare", "an RL run's held-out result next to automation, model-free search and its SFT start"),
     "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 

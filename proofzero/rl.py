@@ -11,6 +11,7 @@ held-out pool is evaluated by its own provers at the fixed `heldout.budget`, row
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -37,6 +38,14 @@ class HeldoutConfig:
     attempts: int = 1
     workers: int = 2
     limit: int = 0  # only the first N held-out names (laptop runs); 0: the whole held-out pool
+    trees: str = "none"  # search-tree views per evaluation (heldout/round_N/trees/): proved | all | none
+    max_trees: int = 3
+
+    def __post_init__(self) -> None:
+        if self.budget < 1 or self.attempts < 1 or self.workers < 1 or self.limit < 0 or self.max_trees < 0:
+            raise ValueError("heldout: budget, attempts and workers must be >= 1, limit and max_trees >= 0")
+        if self.trees not in ("proved", "all", "none"):
+            raise ValueError(f"heldout.trees must be proved, all or none, got {self.trees!r}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,124 @@ class CheckpointPolicies:
         self._loaded.clear()
 
 
+@dataclass(frozen=True)
+class GameRequest:
+    """One game as a Ray actor receives it (picklable)."""
+
+    theorem: object  # formal.theorem.Theorem
+    mode: str
+    budget: int
+    game_id: str
+    checkpoint: str | None  # the published export to play with (None: a model-free policy)
+
+    @property
+    def name(self) -> str:
+        return f"{self.theorem.name}/{self.game_id}"
+
+
+@dataclass(frozen=True)
+class GameActorFactory:
+    """Builds a game player inside a Ray actor: its own Coq/Lean processes and its own copy of each
+    checkpoint it is asked to play (the two newest are kept)."""
+
+    cfg: EvalConfig
+    backend: str
+    source: str
+
+    def __call__(self) -> GameActor:
+        from eval.attempts import make_pools
+
+        return GameActor(self, make_pools(self.cfg, max_idle=1), CheckpointPolicies(self.cfg, self.backend))
+
+
+@dataclass
+class GameActor:
+    factory: GameActorFactory
+    pools: object
+    policies: CheckpointPolicies
+
+    def __call__(self, req: GameRequest):
+        from eval.games import play
+
+        f = self.factory
+        policy_for = self.policies.get(Path(req.checkpoint) if req.checkpoint else None)
+        return play(req.theorem, req.mode, req.budget, f.cfg, policy_for, self.pools, req.game_id, source=f.source)
+
+    def close(self) -> None:
+        self.policies.close()
+        self.pools.close()
+
+
+def _no_games(pick, checkpoint):
+    raise RuntimeError("role=learner plays no games")
+
+
+def _gave_up(req: GameRequest, message: str):
+    """A game whose actors kept dying: an environment failure, not a failed proof."""
+    from eval.games import GameResult
+
+    return GameResult("env_error", message=message)
+
+
+@contextlib.contextmanager
+def game_players(cfg: RLConfig, by_name: dict, backend: str, source: str, workers: int):
+    """`play(pick, checkpoint)` for the loop: threads in this process (actors.runner=threads) or
+    Ray actors (actors.runner=ray; a dead actor costs its game a retry on a fresh one)."""
+    actors_cfg = cfg.actors
+    if actors_cfg.runner == "ray":
+        try:
+            from search.distributed import RayProverPool, ray_session
+        except ImportError:
+            raise UserError("actors.runner=ray needs Ray: pip install -c constraints.txt -e '.[dist]'") from None
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(ray_session(actors_cfg.ray))
+            except (RuntimeError, ConnectionError) as e:
+                raise UserError(f"Ray: {str(e).splitlines()[0]}") from None
+            _check_ray_capacity(cfg)  # before the actors: Ray would wait forever for a CPU
+            try:
+                pool = stack.enter_context(RayProverPool(GameActorFactory(actors_cfg, backend, source), actors_cfg.ray,
+                                                         name=lambda r: r.name, give_up=_gave_up))
+            except RuntimeError as e:
+                raise UserError(str(e)) from None
+
+            def play_on_ray(pick, checkpoint):
+                return pool(GameRequest(by_name[pick.problem], pick.mode, pick.budget, pick.id,
+                                        str(checkpoint) if checkpoint is not None else None))
+
+            yield play_on_ray
+        return
+    from eval.attempts import make_pools
+    from eval.games import play
+
+    policies = CheckpointPolicies(actors_cfg, backend)
+    try:
+        with make_pools(actors_cfg, max_idle=workers) as env_pools:
+
+            def play_here(pick, checkpoint):
+                return play(by_name[pick.problem], pick.mode, pick.budget, actors_cfg, policies.get(checkpoint),
+                            env_pools, pick.id, source=source)
+
+            yield play_here
+    finally:
+        policies.close()
+
+
+def _check_ray_capacity(cfg: RLConfig) -> None:
+    """Game actors hold their CPUs for the whole run; the held-out evaluation starts its own actors
+    beside them. Refuse a cluster too small for both rather than wait forever for a free CPU."""
+    import ray
+
+    ray_cfg = cfg.actors.ray
+    per_actor = ray_cfg.actor_options.num_cpus
+    need = ray_cfg.num_actors * per_actor + (ray_cfg.num_actors * per_actor if cfg.eval_every else 0)
+    have = ray.cluster_resources().get("CPU", 0.0)
+    if need > have:
+        raise UserError(f"actors.runner=ray: {ray_cfg.num_actors} game actors x {per_actor:g} CPU"
+                        f"{' + as many held-out actors' if cfg.eval_every else ''} need {need:g} CPUs, Ray has {have:g}; "
+                        "lower actors.ray.num_actors or actors.ray.actor_options.num_cpus")
+
+
 def _resolve(path: str) -> str:
     if not path:
         return path
@@ -120,13 +247,14 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(cfg.run_dir)
     check_output_dir(run_dir, "run_dir")
 
-    for name in ("lightning.pytorch", "lightning.fabric"):  # one log format: ours
-        logging.getLogger(name).handlers.clear()
+    import train.trainer  # noqa: F401 -- Lightning installs its log handlers on import: clear them after
+
+    for name in ("lightning.pytorch", "lightning.fabric"):  # one log format (ours); a learner launch every
+        logging.getLogger(name).handlers.clear()           # round: its device/tip/restore lines say nothing
         logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     from data.problems import build_pools
-    from eval.attempts import make_pools
-    from eval.games import play
     from formal.suite import SuiteError
     from train.checkpoint import CheckpointError
     from train.data import DataError
@@ -154,22 +282,16 @@ def run(args: argparse.Namespace) -> int:
         progress=cfg.learner.progress and not args.no_progress,
         data=dataclasses.replace(cfg.learner.data, path=_resolve(cfg.sft_data) or cfg.learner.data.path,
                                  sft_fraction=cfg.sft_fraction))
-    actors_cfg = cfg.actors
     by_name = {t.name: t for t in pools.rl}
-    policies = CheckpointPolicies(actors_cfg, backend)
-    heldout_policies = CheckpointPolicies(actors_cfg, backend)
+    heldout_policies = CheckpointPolicies(cfg.actors, backend)
 
-    with make_pools(actors_cfg, max_idle=cfg.workers) as env_pools:
+    def evaluate(checkpoint, round_):
+        return _evaluate_heldout(cfg, pools.heldout, heldout_policies, checkpoint, run_dir, round_,
+                                 progress=not args.no_progress)
 
-        def play_pick(pick, checkpoint):
-            policy_for = policies.get(checkpoint)
-            return play(by_name[pick.problem], pick.mode, pick.budget, actors_cfg, policy_for, env_pools,
-                        pick.id, source=pools.suite.name)
-
-        def evaluate(checkpoint, round_):
-            return _evaluate_heldout(cfg, pools.heldout, heldout_policies.get(checkpoint), run_dir, round_,
-                                     progress=not args.no_progress)
-
+    players = (contextlib.nullcontext(_no_games) if cfg.role == "learner"  # the actors' process plays
+               else game_players(cfg, by_name, backend, pools.suite.name, cfg.workers))
+    with players as play_pick:
         loop = RLLoop(cfg, learner, run_dir, sorted(by_name), play_pick,
                       evaluate if cfg.eval_every else None, init_checkpoint=init,
                       progress=not args.no_progress, role=cfg.role)
@@ -178,29 +300,31 @@ def run(args: argparse.Namespace) -> int:
         except (DataError, TrainSetupError, CheckpointError) as e:
             raise UserError(str(e)) from None
         finally:
-            policies.close()
             heldout_policies.close()
     print(format_table(summary, loop.rows()))
     return 0
 
 
-def _evaluate_heldout(cfg: RLConfig, suite, policy_for, run_dir: Path, round_: int, progress: bool) -> dict:
-    """The held-out pool at the fixed held-out budget, through eval's runner (rows resumable as in eval)."""
-    from eval.attempts import Artifacts, make_pools, make_prove_one
+def _evaluate_heldout(cfg: RLConfig, suite, policies: CheckpointPolicies, checkpoint: Path | None, run_dir: Path,
+                      round_: int, progress: bool) -> dict:
+    """The held-out pool at the fixed held-out budget, through `proofzero eval`'s runner (threads, or
+    its own Ray actors with actors.runner=ray; rows resumable as in eval)."""
     from eval.games import with_budget
-    from eval.runner import run_suite, summary_numbers
+    from eval.runner import summary_numbers
+    from proofzero.eval import evaluate
     from proofzero.prove import limit_suite
 
     suite = limit_suite(suite, cfg.heldout.limit)
     ecfg = dataclasses.replace(with_budget(cfg.actors, cfg.heldout.budget), attempts=cfg.heldout.attempts,
-                               workers=cfg.heldout.workers, records=False, trees="none")
+                               workers=cfg.heldout.workers, records=False, trees=cfg.heldout.trees,
+                               max_trees=cfg.heldout.max_trees)
+    if checkpoint is not None and ecfg.policy.kind == "network":
+        ecfg = dataclasses.replace(ecfg, policy=dataclasses.replace(ecfg.policy, checkpoint=str(checkpoint)))
+    if ecfg.runner == "ray" and ecfg.uses_policy and ecfg.policy.kind == "network" and checkpoint is None:
+        raise UserError("the held-out actors' network has no checkpoint: set init_from (the SFT model)")
+    policy_for = policies.get(checkpoint) if ecfg.runner == "threads" else None
     out = run_dir / "heldout" / f"round_{round_:04d}"
-    out.mkdir(parents=True, exist_ok=True)
-    artifacts = Artifacts(out, "none", 0, records=False, source=suite.name)
-    with make_pools(ecfg, max_idle=ecfg.workers) as pools:
-        prove_one = make_prove_one(ecfg, policy_for, artifacts, pools)
-        result = run_suite(suite, prove_one, out / "results.json", {**to_dict(ecfg), "round": round_},
-                           ecfg.budget_text(), ecfg.workers, progress=progress)
+    result = evaluate(suite, ecfg, policy_for, out, progress=progress)
     nums = summary_numbers(result)["all"]
     proved = nums["proved"] + nums["disproved"]
     return {"proved": proved, "total": nums["total"], "valid": nums["total"] - nums["invalid_statement"],

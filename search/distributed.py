@@ -177,10 +177,14 @@ class RayProverPool:
     (a bug, not a crash) is re-raised, as it would be without Ray.
     """
 
-    def __init__(self, factory: ProverFactory, cfg: RayConfig | None = None) -> None:
+    def __init__(self, factory: ProverFactory, cfg: RayConfig | None = None,
+                 name: Callable[[Any], str] | None = None,
+                 give_up: Callable[[Any, str], Any] | None = None) -> None:
         ray = _require_ray()
         self.cfg = cfg or RayConfig()
         self._factory = factory
+        self._name = name or (lambda task: task.name)
+        self._give_up = give_up or (lambda task, message: Attempt(task.name, Status.ENV_ERROR, message=message))
         self._actor_cls = ray.remote(_ProverActor).options(
             max_restarts=0, max_task_retries=0, **self.cfg.actor_options.ray_options()
         )
@@ -205,6 +209,9 @@ class RayProverPool:
             return list(self._actors)
 
     def __call__(self, theorem: Theorem) -> Attempt:
+        """`theorem` is whatever the factory's callable takes: a Theorem for a prover, an RL game's
+        request for the loop's actors (`name` and `give_up` then say how to log it and what an
+        attempt that ran out of actors returns)."""
         ray = _ray()
         from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
@@ -225,14 +232,13 @@ class RayProverPool:
                     failures.append(f"died: {_first_line(e)}")
                 except GetTimeoutError:
                     failures.append(f"timed out after {self.cfg.attempt_timeout_s:g}s")
-                log.warning("%s: prover actor %s (try %d of %d)", theorem.name, failures[-1],
+                log.warning("%s: prover actor %s (try %d of %d)", self._name(theorem), failures[-1],
                             len(failures), self.cfg.max_retries + 1)
                 self._replace(slot, actor)
                 if len(failures) > self.cfg.max_retries:
-                    return Attempt(
-                        theorem.name,
-                        Status.ENV_ERROR,
-                        message=f"prover actor died {len(failures)} times (max_retries={self.cfg.max_retries}); "
+                    return self._give_up(
+                        theorem,
+                        f"prover actor died {len(failures)} times (max_retries={self.cfg.max_retries}); "
                         f"last: {failures[-1]}",
                     )
         finally:

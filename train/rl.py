@@ -392,7 +392,7 @@ def _read_json(path: Path) -> dict | None:
 
 def _write_json(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # two processes may write at once
     with tmp.open("w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
         f.flush()

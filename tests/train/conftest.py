@@ -60,3 +60,25 @@ def traced_dataset(tmp_path_factory) -> Path:
     run_cli("trace", str(root / "src"), "--out", str(root / "trace"))
     run_cli("dataset", str(root / "trace"), "--out", str(root / "dataset"))
     return root / "dataset"
+
+
+# The RL loop's tests: what the candidate tactics prove at a tiny budget, a false one, and a hard one.
+EASY = {f"easy_{i}": f"forall n : nat, n + {i} = {i} + n" for i in range(8)}
+EASY |= {f"le_{i}": f"forall a : nat, a <= a + {i}" for i in range(4)}
+EASY |= {"false_1": "2 + 2 = 5", "hard_1": "forall x y : nat, x * y * y = y * x + 1"}
+
+
+@pytest.fixture(scope="module")
+def rl_setup(tmp_path_factory) -> dict:
+    """A suite of easy and impossible statements and an untrained tiny model: the RL loop's tests."""
+    from model.config import ProofNetConfig
+    from model.export import save_pretrained
+    from model.proofnet import ProofNet
+
+    root = tmp_path_factory.mktemp("rl")
+    suite = root / "suite"
+    suite.mkdir()
+    for name, stmt in EASY.items():
+        (suite / f"{name}.v").write_text(f"Require Import Arith.\n\nTheorem {name}:\n  {stmt}.\nProof.\nAdmitted.\n")
+    model = save_pretrained(ProofNet(ProofNetConfig.preset("tiny", max_state_length=128)), root / "init")
+    return {"suite": suite, "init": model}
