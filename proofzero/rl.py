@@ -219,11 +219,12 @@ def _check_ray_capacity(cfg: RLConfig) -> None:
 
     ray_cfg = cfg.actors.ray
     per_actor = ray_cfg.actor_options.num_cpus
-    need = ray_cfg.num_actors * per_actor + (ray_cfg.num_actors * per_actor if cfg.eval_every else 0)
+    heldout_here = bool(cfg.eval_every) and cfg.role == "all"  # role=actors: the learner's process evaluates
+    need = ray_cfg.num_actors * per_actor * (2 if heldout_here else 1)
     have = ray.cluster_resources().get("CPU", 0.0)
     if need > have:
         raise UserError(f"actors.runner=ray: {ray_cfg.num_actors} game actors x {per_actor:g} CPU"
-                        f"{' + as many held-out actors' if cfg.eval_every else ''} need {need:g} CPUs, Ray has {have:g}; "
+                        f"{' + as many held-out actors' if heldout_here else ''} need {need:g} CPUs, Ray has {have:g}; "
                         "lower actors.ray.num_actors or actors.ray.actor_options.num_cpus")
 
 

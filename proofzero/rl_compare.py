@@ -3,7 +3,8 @@
 Rows: the automation baseline and the model-free candidate search (played here, over exactly the
 held-out names of `RUN_DIR/pools.json` at the run's `heldout.budget`), then the SFT start and the
 newest RL checkpoint (the run's own held-out evaluations, `heldout/round_0000` and the last round's).
-Each row says the compute it spent: tactic executions, learner steps, wall time. Written to
+Each row says the compute it spent: tactic executions, learner steps, and seconds summed over the
+theorems' attempts (wall time is about that divided by the workers). Written to
 `RUN_DIR/compare/summary.json` and `compare.png`; a rerun resumes finished baseline rows.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 from pathlib import Path
 
 from proofzero.cli import UserError
@@ -41,7 +41,7 @@ def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
     from eval.games import with_budget
     from eval.runner import summary_numbers
     from formal.suite import SuiteError
-    from proofzero.config import load_config
+    from proofzero.config import load_config, to_dict
     from proofzero.eval import evaluate
     from proofzero.prove import limit_suite
     from proofzero.rl import REPO, RLConfig
@@ -67,13 +67,16 @@ def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
                      base, name="candidates", policy=dataclasses.replace(base.policy, kind="candidates"))))
     rows = []
     for label, ecfg in baselines:
-        policy_for = candidate_policies(ecfg, "coq") if ecfg.uses_policy else None
-        t0 = time.perf_counter()
-        res = evaluate(suite, ecfg, policy_for, run_dir / "compare" / label.replace(" ", "_"), progress=progress)
-        n = summary_numbers(res)["all"]
-        rows.append({"prover": label, "proved": n["proved"] + n["disproved"], "total": n["total"],
-                     "budget": ecfg.budget_text(), "tactics": sum(r.tactics_used for r in res.rows),
-                     "learner_steps": 0, "seconds": round(time.perf_counter() - t0, 1)})
+        out_dir = run_dir / "compare" / label.replace(" ", "_")
+        done = _finished(out_dir / "results.json", {**to_dict(ecfg), "suite": suite.name}, suite)
+        if done is None:
+            policy_for = candidate_policies(ecfg, "coq") if ecfg.uses_policy else None
+            res = evaluate(suite, ecfg, policy_for, out_dir, progress=progress)
+            n = summary_numbers(res)["all"]
+            done = {"proved": n["proved"] + n["disproved"], "total": n["total"],
+                    "tactics": sum(r.tactics_used for r in res.rows),
+                    "seconds": round(sum(r.seconds for r in res.rows), 1)}
+        rows.append({"prover": label, **done, "budget": ecfg.budget_text(), "learner_steps": 0})
     evals = sorted((run_dir / "rounds").glob("heldout_*.json"))
     first = json.loads(evals[0].read_text()) if evals else None
     last = json.loads(evals[-1].read_text()) if len(evals) > 1 else None
@@ -85,7 +88,7 @@ def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
         spent = by_round.get(e["round"], {})
         rows.append({"prover": label, "proved": e["proved"], "total": e["total"], "budget": e["budget"],
                      "tactics": e["tactics"], "learner_steps": spent.get("learner_step", 0),
-                     "seconds": e.get("seconds"), "checkpoint": e.get("checkpoint"),
+                     "seconds": _attempt_seconds(e.get("results")), "checkpoint": e.get("checkpoint"),
                      "rl_actor_tactics": sum(r["tactics"] for k, r in by_round.items() if k <= e["round"])})
     curve = [{k: r[k] for k in ("round", "attempts", "proved", "disproved", "new_solved", "solved_total")}
              for _, r in sorted(by_round.items())]
@@ -102,7 +105,7 @@ def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
 def format_comparison(out: dict) -> str:
     lines = [f"held-out pool: {out['heldout']} statements ({out['heldout_invalid']} do not elaborate), "
              f"RL pool {out['rl_pool']}",
-             f"{'prover':<34} {'proved':>9} {'tactics':>9} {'steps':>6} {'secs':>7}  budget"]
+             f"{'prover':<34} {'proved':>9} {'tactics':>9} {'steps':>6} {'secs*':>7}  budget"]
     for r in out["rows"]:
         lines.append(f"{r['prover']:<34} {r['proved']:>4}/{r['total']:<4} {r['tactics']:>9} {r['learner_steps']:>6} "
                      f"{r['seconds'] or 0:>7.0f}  {r['budget']}")
@@ -110,6 +113,7 @@ def format_comparison(out: dict) -> str:
         lines.append("RL pool per round: " + ", ".join(
             f"r{c['round']} {c['proved'] + c['disproved']}/{c['attempts']} games won, {c['solved_total']} solved"
             for c in out["rl_pool_curve"]))
+    lines.append("secs*: summed over the theorems' attempts (in parallel over the workers)")
     lines.append(f"comparison: {out['run_dir']}/compare/summary.json   plot: {out['plot']}")
     return "\n".join(lines)
 
@@ -134,6 +138,31 @@ def _plot(out: dict) -> None:
     Path(out["plot"]).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out["plot"], dpi=100)
     plt.close(fig)
+
+
+def _finished(path: Path, config: dict, suite) -> dict | None:
+    """A baseline already evaluated with this config over exactly these statements (a finished
+    evaluation keeps no partial rows to resume from, so without this a rerun would redo it)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = data["results"]
+        if (json.loads(json.dumps(config)) != data["config"] or data["suite_sha256"] != suite.sha256()
+                or sorted(r["name"] for r in rows) != sorted(suite.files)):
+            return None
+        decided = sum(r["status"] in ("proved", "disproved") for r in rows)
+        return {"proved": decided, "total": len(rows), "tactics": sum(int(r.get("tactics_used", 0)) for r in rows),
+                "seconds": round(sum(float(r.get("seconds", 0.0)) for r in rows), 1)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _attempt_seconds(results: str | None) -> float | None:
+    """Seconds summed over the theorems' attempts (a resumed evaluation counts each theorem once)."""
+    try:
+        rows = json.loads(Path(results).read_text(encoding="utf-8"))["results"]
+        return round(sum(float(r.get("seconds", 0.0)) for r in rows), 1)
+    except (TypeError, OSError, ValueError, KeyError):
+        return None
 
 
 def _jsonl(path: Path) -> list[dict]:

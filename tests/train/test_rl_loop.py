@@ -81,6 +81,10 @@ def test_a_short_run_learns_from_its_own_verified_proofs(rl_setup, tmp_path):
     assert rl_row["learner_steps"] == 6 and rl_row["rl_actor_tactics"] == summary["tactics"]
     assert (run_dir / "compare" / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert "model-free candidates" in compared.stdout
+    (run_dir / "compare" / "automation" / "results.json").touch()
+    run_cli("rl-compare", str(run_dir), "--no-progress", timeout=600)  # finished baselines are reused, not redone
+    assert json.loads((run_dir / "compare" / "summary.json").read_text())["rows"] == out["rows"]
+    assert not list((run_dir / "compare").glob("*/results.json.partial.jsonl"))
     assert [r["proved"] for r in out["rows"][2:]] == [h["proved"] for h in (summary["heldout_curve"][0],
                                                                           summary["heldout_curve"][-1])]
 
