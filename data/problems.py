@@ -92,19 +92,12 @@ class TracedSource:
         return f"traced:{Path(self.path).name}"
 
     def problems(self) -> list[Theorem]:
-        from data.records import traced_theorem_from_json
-        from train.matchmaker import read_jsonl
+        """Raises `data.shards.TraceInputError` on a directory with no shards or a line that is not one."""
+        from data.shards import find_trace_files, read_theorems
 
-        shards = sorted((Path(self.path) / "shards").glob("*.jsonl"))
-        if not shards:
-            raise FileNotFoundError(f"{self.path}: no shards/*.jsonl (a `proofzero trace --out` directory)")
         out: dict[str, Theorem] = {}
-        for shard in shards:
-            for row in read_jsonl(shard):
-                try:
-                    t = traced_theorem_from_json(row)
-                except (KeyError, TypeError, ValueError):
-                    continue
+        for file in find_trace_files([self.path]):
+            for t in read_theorems(file):
                 if t.backend != "coq" or not t.traced_tactics or not t.traced_tactics[0].goals_before:
                     continue
                 name = "lib_" + t.full_name.replace(".", "_").replace("'", "_")

@@ -256,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
 
     from data.problems import build_pools
+    from data.shards import TraceInputError
     from formal.suite import SuiteError
     from train.checkpoint import CheckpointError
     from train.data import DataError
@@ -265,8 +266,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         pools = build_pools(cfg.pool, root=REPO)
-    except (SuiteError, OSError) as e:
-        raise UserError(f"pool.suite={cfg.pool.suite}: {e}") from None
+    except (SuiteError, TraceInputError, OSError) as e:  # the suite, or a pool.traced directory
+        raise UserError(f"pool: {e}") from None
     if not pools.rl:
         raise UserError(f"pool: no RL problems in {cfg.pool.suite} at rl_fraction={cfg.pool.rl_fraction}")
     run_dir.mkdir(parents=True, exist_ok=True)

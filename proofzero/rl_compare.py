@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
     from data.problems import build_pools
+    from data.shards import TraceInputError
     from eval.attempts import candidate_policies
     from eval.games import with_budget
     from eval.runner import summary_numbers
@@ -53,8 +54,8 @@ def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
         raise UserError(f"{run_dir}/config.json: {e}") from None
     try:
         pools = build_pools(cfg.pool, root=REPO)
-    except (SuiteError, OSError) as e:
-        raise UserError(f"pool.suite={cfg.pool.suite}: {e}") from None
+    except (SuiteError, TraceInputError, OSError) as e:  # the suite, or a pool.traced directory
+        raise UserError(f"pool: {e}") from None
     recorded = json.loads((run_dir / "pools.json").read_text(encoding="utf-8")) if (run_dir / "pools.json").is_file() else {}
     if recorded.get("heldout") and sorted(recorded["heldout"]) != sorted(pools.heldout.files):
         raise UserError(f"{cfg.pool.suite} no longer splits into the run's held-out pool (pools.json): "
@@ -166,15 +167,10 @@ def _attempt_seconds(results: str | None) -> float | None:
 
 
 def _jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a torn last line of a killed run
-    return [r for r in out if isinstance(r, dict) and "round" in r]
+    """The run's round rows (torn lines of a killed run skipped by read_jsonl)."""
+    from train.matchmaker import read_jsonl
+
+    return [r for r in read_jsonl(path) if "round" in r]
 
 
 def _dotlist(d: dict, prefix: str = "") -> list[str]:

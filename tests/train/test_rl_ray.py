@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 
 import pytest
 
@@ -18,6 +17,7 @@ from formal.theorem import Theorem  # noqa: E402
 from proofzero.rl import GameActorFactory, GameRequest, _gave_up  # noqa: E402
 from search.distributed import ActorOptions, RayConfig, RayProverPool, ray_session  # noqa: E402
 from tests.conftest import requires_coq  # noqa: E402
+from tests.search.test_distributed import _wait_dead  # noqa: E402
 
 pytestmark = [pytest.mark.slow, requires_coq]
 
@@ -26,17 +26,6 @@ RAY = RayConfig(num_actors=1, num_cpus=2, object_store_mb=200, log_to_driver=Fal
 ACTORS = EvalConfig(prover="andor", runner="ray", ray=RAY, records=False, trees="none",
                     policy=PolicyConfig(kind="candidates", candidates=["intros", "lia", "discriminate"]))
 LE = Theorem("le_sum", "forall a b : nat, a <= a + b")
-
-
-def _wait_dead(actor, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            ray.get(actor.ready.remote(), timeout=5)
-        except ray.exceptions.RayActorError:
-            return
-        time.sleep(0.2)
-    raise AssertionError("the killed actor still answers")
 
 
 def test_a_game_on_a_ray_actor_survives_the_actors_death():
