@@ -323,6 +323,9 @@ def lemma_variants(parent: Theorem, goals: Iterable[Goal], round_: int = 0) -> l
             t = goal_theorem(parent.name, goal, parent.header, source=parent.source)
         except ValueError:
             continue
+        shape = parse(t)  # the canonical form, so that a goal that is the parent after `intros` is a duplicate
+        if shape is not None:
+            t = shape.theorem(t, t.name)
         t = dataclasses.replace(t, name=variant_name(parent.name, "lemma", t), backend=parent.backend)
         out.append(Variant(t, parent.name, "lemma", round_, "an open goal of a failed search"))
     return out

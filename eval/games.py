@@ -18,9 +18,13 @@ from data.experience import search_record
 from data.records import TracedTheorem
 from eval.attempts import PolicyFor, Pools, Verifier, backend_for, build_prover, with_prelude
 from eval.config import EvalConfig
+from formal.goal import Goal
 from formal.session import EnvironmentCrash, InvalidStatement
 from formal.theorem import Theorem
 from search.attempt import Status
+from search.frontier import open_goals
+
+OPEN_GOALS = 8  # open goals a failed prove game reports
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ class GameResult:
     seconds: float = 0.0
     message: str = ""
     record: TracedTheorem | None = None  # set only for a checker-verified proof or disproof
+    proof: str = ""  # the checker-verified script (of the negation, for a disproof)
+    open_goals: tuple[Goal, ...] = ()  # a failed prove game: the deepest goals its search left open (TTRL lemmas)
 
 
 def with_budget(cfg: EvalConfig, budget: int) -> EvalConfig:
@@ -65,7 +71,10 @@ def play(theorem: Theorem, mode: str, budget: int, cfg: EvalConfig, policy_for: 
         return GameResult("env_error", seconds=time.perf_counter() - t0, message=str(e))
     result = GameResult(a.status.value, int(a.env.get("expansions", 0)), a.tactics_used,
                         time.perf_counter() - t0, a.message)
+    if a.status is Status.FAILED and mode == "prove" and getattr(prover, "last_tree", None) is not None:
+        result.open_goals = tuple(open_goals(prover.last_tree, OPEN_GOALS))
     if a.status is Status.PROVED:
+        result.proof = a.proof or ""
         proof = getattr(prover, "last_proof", None)
         if mode == "disprove":
             result.status = "disproved"

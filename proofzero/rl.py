@@ -169,9 +169,10 @@ def _gave_up(req: GameRequest, message: str):
 
 
 @contextlib.contextmanager
-def game_players(cfg: RLConfig, by_name: dict, backend: str, source: str, workers: int):
+def game_players(cfg: RLConfig, by_name: dict, backend: str, source: str, workers: int, eval_actors: bool = True):
     """`play(pick, checkpoint)` for the loop: threads in this process (actors.runner=threads) or
-    Ray actors (actors.runner=ray; a dead actor costs its game a retry on a fresh one)."""
+    Ray actors (actors.runner=ray; a dead actor costs its game a retry on a fresh one). `eval_actors`:
+    whether an evaluation will start its own actors beside these (the RL loop's held-out pool)."""
     actors_cfg = cfg.actors
     if actors_cfg.runner == "ray":
         try:
@@ -183,7 +184,7 @@ def game_players(cfg: RLConfig, by_name: dict, backend: str, source: str, worker
                 stack.enter_context(ray_session(actors_cfg.ray))
             except (RuntimeError, ConnectionError) as e:
                 raise UserError(f"Ray: {str(e).splitlines()[0]}") from None
-            _check_ray_capacity(cfg)  # before the actors: Ray would wait forever for a CPU
+            _check_ray_capacity(cfg, eval_actors)  # before the actors: Ray would wait forever for a CPU
             try:
                 pool = stack.enter_context(RayProverPool(GameActorFactory(actors_cfg, backend, source), actors_cfg.ray,
                                                          name=lambda r: r.name, give_up=_gave_up))
@@ -212,20 +213,30 @@ def game_players(cfg: RLConfig, by_name: dict, backend: str, source: str, worker
         policies.close()
 
 
-def _check_ray_capacity(cfg: RLConfig) -> None:
+def _check_ray_capacity(cfg: RLConfig, eval_actors: bool = True) -> None:
     """Game actors hold their CPUs for the whole run; the held-out evaluation starts its own actors
     beside them. Refuse a cluster too small for both rather than wait forever for a free CPU."""
     import ray
 
     ray_cfg = cfg.actors.ray
     per_actor = ray_cfg.actor_options.num_cpus
-    heldout_here = bool(cfg.eval_every) and cfg.role == "all"  # role=actors: the learner's process evaluates
+    heldout_here = eval_actors and bool(cfg.eval_every) and cfg.role == "all"  # role=actors: the learner's process evaluates
     need = ray_cfg.num_actors * per_actor * (2 if heldout_here else 1)
     have = ray.cluster_resources().get("CPU", 0.0)
     if need > have:
         raise UserError(f"actors.runner=ray: {ray_cfg.num_actors} game actors x {per_actor:g} CPU"
                         f"{' + as many held-out actors' if heldout_here else ''} need {need:g} CPUs, Ray has {have:g}; "
                         "lower actors.ray.num_actors or actors.ray.actor_options.num_cpus")
+
+
+def _quiet_lightning() -> None:
+    """One log format (ours); the learner launches every round, and its device/tip/restore lines say nothing."""
+    import train.trainer  # noqa: F401 -- Lightning installs its log handlers on import: clear them after
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _resolve(path: str) -> str:
@@ -248,12 +259,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = Path(cfg.run_dir)
     check_output_dir(run_dir, "run_dir")
 
-    import train.trainer  # noqa: F401 -- Lightning installs its log handlers on import: clear them after
-
-    for name in ("lightning.pytorch", "lightning.fabric"):  # one log format (ours); a learner launch every
-        logging.getLogger(name).handlers.clear()           # round: its device/tip/restore lines say nothing
-        logging.getLogger(name).propagate = True
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet_lightning()
 
     from data.problems import build_pools
     from data.shards import TraceInputError

@@ -14,7 +14,7 @@ Two schedules, one code path:
   collected; a "round" is then `steps_per_round` learner steps.
 
 Everything lives under `run_dir` and a rerun of the same command resumes: `games.jsonl` (matchmaker),
-`replay.jsonl`, `learner/` (Lightning checkpoints), `published/` (exports + LATEST), `rounds.jsonl`
+`replay.jsonl`, `proofs.jsonl` (every verified script), `learner/` (Lightning checkpoints), `published/` (exports + LATEST), `rounds.jsonl`
 (one row per finished round), `state.json` and each round's plan. A round's games are planned once
 (seeded) and identified by id, so a resumed round plays only the games not yet logged, and a game is
 never counted twice.
@@ -137,6 +137,9 @@ class RLLoop:
         decided = outcome.status in ("proved", "disproved")
         if decided and outcome.record is not None:
             self.replay.add(pick.id, pick.problem, pick.mode, outcome.record)
+        if decided and getattr(outcome, "proof", ""):  # the verified script itself, for a person (and TTRL)
+            append_jsonl(self.run_dir / "proofs.jsonl", [{"game": pick.id, "problem": pick.problem, "mode": pick.mode,
+                                                          "proof": outcome.proof}])
         game = Game(pick.id, pick.problem, pick.mode, outcome.status, pick.budget, int(outcome.expansions),
                     int(outcome.tactics), round(float(outcome.seconds), 2), round_,
                     checkpoint.name if checkpoint is not None else "")

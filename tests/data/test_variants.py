@@ -148,10 +148,17 @@ def test_lemmas_from_open_goals_skip_evars_and_repeats():
     lemmas = lemma_variants(AB, [g, g, evar], round_=2)
     assert len(lemmas) == 1
     t = lemmas[0].theorem
-    assert (t.binders, t.statement, t.header) == ("(a b : R) (H : 0 < a)", "a * b > 0", R)
+    assert (t.binders, t.statement, t.header) == ("", "forall (a b : R), 0 < a -> a * b > 0", R)
     assert lemmas[0].strategy == "lemma" and lemmas[0].round == 2 and t.name.startswith("ab__lemma_")
 
 
 def test_similarity_prefers_the_closer_statement():
     near, far = generate(AB, ["weaken"], rng())[0].theorem, Theorem("f", "forall n : nat, n = n")
     assert 1.0 >= similarity(near, AB) > similarity(far, AB) >= 0.0
+
+
+def test_a_lemma_that_is_the_parent_after_intros_compares_equal_to_it():
+    parent = Theorem("p", "forall n : nat, 2 <= n -> n * n >= 2 * n")
+    g = Goal((Hypothesis(("n",), "nat"), Hypothesis(("H",), "2 <= n")), "n * n >= 2 * n")
+    (lemma,) = lemma_variants(parent, [g])
+    assert proposition_key(lemma.theorem) == proposition_key(parent)
