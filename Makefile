@@ -10,10 +10,11 @@ COQ_PACKAGES := coq libcoq-coquelicot libcoq-mathcomp-ssreflect libcoq-hammer
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-fast setup coq venv bench bench-train bench-search no-cuda clean help
+.PHONY: demo demo-ttrl test test-fast setup coq venv bench bench-train bench-search no-cuda clean help
 
 help:
 	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, RL rounds from it, then automation / model-free / SFT / RL side by side on the held-out pool"
+	@echo "make demo-ttrl - after make demo: test-time RL on one held-out target (variants, filters, a specialist RL loop); prints the variant tree and the proof"
 	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
@@ -74,6 +75,17 @@ demo: setup
 	  publish_every=$(DEMO_RL_STEPS) eval_every=$(DEMO_RL_ROUNDS) heldout.limit=$(DEMO_EVAL_LIMIT) \
 	  heldout.budget=$(DEMO_EXPANSIONS) heldout.trees=all heldout.max_trees=3
 	$(BIN)/proofzero rl-compare $(DEMO_OUT)/rl
+
+# Test-time RL on one target of the held-out pool (never attempted during the demo's RL), specialising the
+# demo's RL checkpoint: rounds of variants -> statement filters -> an RL round on target + variants ->
+# the target at the eval budget, until the checker accepts a proof of it. Runs `make demo` first if needed.
+DEMO_TTRL_TARGET ?= mathd_numbertheory_335
+DEMO_TTRL_ROUNDS ?= 3
+
+demo-ttrl: setup
+	@test -f $(DEMO_OUT)/rl/config.json || $(MAKE) demo
+	$(BIN)/proofzero ttrl ttrl/laptop.yaml --suite benchmarks/minif2f-rocq-valid --theorem $(DEMO_TTRL_TARGET) \
+	  --checkpoint $(DEMO_OUT)/rl run_dir=$(DEMO_OUT)/ttrl sft_data=$(DEMO_OUT)/dataset rounds=$(DEMO_TTRL_ROUNDS)
 
 bench: setup
 	$(BIN)/python bench/coq_session.py

@@ -87,7 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a config (path or name under configs/; default ttrl/laptop.yaml) and key=value overrides")
     p.add_argument("--suite", help="the suite the targets come from (default: the config's `suite`)")
     p.add_argument("--theorem", nargs="+", metavar="NAME", help="the target(s): one specialist each")
-    p.add_argument("--checkpoint", help="the network to specialise (default: the config's init_from)")
+    p.add_argument("--checkpoint", help="the network to specialise: an export, a checkpoint, or an RL run directory "
+                   "(its newest published checkpoint); default: the config's init_from")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -126,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     init = Path(_resolve(cfg.init_from)) if cfg.init_from else None
     if init is not None and not init.exists():
         raise UserError(f"checkpoint {cfg.init_from}: no such export or checkpoint")
+    if init is not None and (init / "config.json").is_file() and (init / "games.jsonl").exists():
+        init = _rl_run_checkpoint(init)
     from train.ttrl_report import format_summary
 
     summaries = []
@@ -137,6 +140,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nTTRL: {sum(s['result'] == 'proved' for s in summaries)}/{len(summaries)} targets proved "
               f"({', '.join(s['target'] for s in summaries if s['result'] == 'proved') or 'none'})")
     return 0
+
+
+def _rl_run_checkpoint(run_dir: Path) -> Path:
+    """An RL run directory's newest published checkpoint; before its first publish, the model it started from."""
+    import json
+
+    from train.learner import latest
+
+    found = latest(run_dir)
+    if found is not None:
+        log.info("specialising %s (the newest checkpoint of the RL run %s)", found[1], run_dir)
+        return found[1]
+    start = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("init_from", "")
+    from proofzero.rl import _resolve
+
+    if not start or not Path(_resolve(start)).exists():
+        raise UserError(f"checkpoint {run_dir}: an RL run with nothing published and no starting model")
+    log.info("the RL run %s has published nothing yet: specialising the model it started from, %s", run_dir, start)
+    return Path(_resolve(start))
 
 
 def specialise(cfg: TTRLConfig, target, source: str, init: Path | None, progress: bool = True) -> dict:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -35,6 +36,9 @@ from train.data import make_datamodule
 from train.module import ProofNetModule
 
 log = logging.getLogger(__name__)
+
+# Lightning's own use of a deprecated torch API (lightning/pytorch/utilities/_pytree.py): nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 LAST = "last.ckpt"
 

@@ -38,6 +38,9 @@ def check_invariants(run_dir: Path, rounds: int = 2, per_round: int = 6, steps: 
     decided = {g["id"] for g in games if g["status"] in ("proved", "disproved")}
     assert {r["game"] for r in replay} <= decided, "only verified proofs reach replay"
     assert len({r["game"] for r in replay}) == len(replay)
+    scripts = [json.loads(x) for x in (run_dir / "proofs.jsonl").read_text().splitlines()] if (run_dir / "proofs.jsonl").exists() else []
+    assert {p["game"] for p in scripts} <= decided and all(p["proof"] for p in scripts), "every verified game's script, no other"
+    assert {p["game"] for p in scripts} >= {r["game"] for r in replay}
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["rounds"] == rounds and summary["attempts"] == rounds * per_round
     assert summary["learner_step"] == rounds * steps

@@ -130,3 +130,18 @@ def test_unknown_target_and_no_target_are_clear_errors(setup, tmp_path):
     bare = [a for a in args(setup, tmp_path / "run") if a not in ("--theorem", "nsq")]
     proc = run_cli(*bare, check=False, timeout=300)
     assert proc.returncode != 0 and "--theorem" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_checkpoint_may_name_an_rl_run(setup, tmp_path):
+    """--checkpoint RUN_DIR: its newest published checkpoint, or before any publish the model it started from."""
+    from proofzero.ttrl import _rl_run_checkpoint
+
+    run = tmp_path / "rl"
+    run.mkdir()
+    (run / "games.jsonl").write_text("")
+    (run / "config.json").write_text(json.dumps({"init_from": str(setup["init"])}))
+    assert _rl_run_checkpoint(run) == Path(setup["init"])
+    step = run / "published" / "step_3"
+    step.mkdir(parents=True)
+    (run / "published" / "LATEST").write_text(json.dumps({"step": 3, "path": "step_3"}))
+    assert _rl_run_checkpoint(run).name == "step_3"
