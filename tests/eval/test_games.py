@@ -67,3 +67,21 @@ def test_the_budget_is_the_provers_expansions():
 def test_a_statement_that_does_not_elaborate_is_invalid():
     r = game(Theorem("bad", "forall n : nat, n + true = n"), "prove")
     assert r.status == "invalid_statement"
+
+
+def test_a_failed_game_reports_the_open_goals_its_search_left_and_a_proved_one_its_script():
+    """What TTRL turns into lemmas: the deepest unproved goals, hypotheses introduced, never the root."""
+    target = Theorem("sq", "forall n : nat, 2 <= n -> n * n >= 2 * n")
+    r = game(target, "prove", budget=3)
+    assert r.status == "failed" and r.proof == "" and r.open_goals
+    first = r.open_goals[0]
+    assert first.conclusion == "n * n >= 2 * n" and [h.type for h in first.hypotheses] == ["nat", "2 <= n"]
+    assert len({g.printed for g in r.open_goals}) == len(r.open_goals)
+    won = game(Theorem("le_sum", "forall a b : nat, a <= a + b"), "prove")
+    assert won.status == "proved" and "lia" in won.proof and won.open_goals == ()
+
+
+def test_an_htps_game_reports_open_goals_too():
+    r = game(Theorem("sq", "forall n : nat, 2 <= n -> n * n >= 2 * n"), "prove", cfg(prover="htps"), budget=3)
+    assert r.status == "failed" and r.open_goals
+    assert all(g.conclusion and not g.evars() for g in r.open_goals)
