@@ -44,17 +44,13 @@ def main() -> None:
     from proofzero.config import load_config
     from proofzero.rl import CheckpointPolicies, RLConfig, _quiet_lightning
     from proofzero.rl_compare import _dotlist
-    from proofzero.ttrl import TTRLConfig, specialise
-    from train.learner import latest
+    from proofzero.ttrl import TTRLConfig, _rl_run_checkpoint, specialise
 
     _quiet_lightning()
     rl_run = Path(a.rl_run)
     rl_cfg = load_config(RLConfig, None, _dotlist(json.loads((rl_run / "config.json").read_text())))
     pools = build_pools(rl_cfg.pool, root=REPO)
-    found = latest(rl_run)
-    if found is None:
-        raise SystemExit(f"{rl_run}: no published checkpoint")
-    checkpoint = found[1]
+    checkpoint = _rl_run_checkpoint(rl_run)  # its newest published checkpoint, else the model it started from
     out = Path(a.out)
     by_name = {t.name: t for t in pools.heldout.theorems}
     budget = rl_cfg.heldout.budget

@@ -98,13 +98,14 @@ def run(args: argparse.Namespace) -> int:
     from proofzero.rl import _resolve
 
     transformers.utils.logging.disable_progress_bar()
-    configs, overrides = split_overrides(args.rest)
+    names = [n for n in args.theorem or [] if "=" not in n]  # `--theorem A B key=value`: nargs took the override
+    configs, overrides = split_overrides([*args.rest, *(n for n in args.theorem or [] if "=" in n)])
     if len(configs) > 1:
         raise UserError(f"one CONFIG at most, got {configs}")
     path = configs[0] if configs else "ttrl/laptop.yaml"
     resolve_config_path(path)
     cfg = load_config(TTRLConfig, path, overrides)
-    cfg = dataclasses.replace(cfg, suite=args.suite or cfg.suite, theorem=tuple(args.theorem or cfg.theorem),
+    cfg = dataclasses.replace(cfg, suite=args.suite or cfg.suite, theorem=tuple(names or cfg.theorem),
                               init_from=args.checkpoint or cfg.init_from)
     if not cfg.theorem:
         raise UserError("no target: give --theorem NAME (one or more)")

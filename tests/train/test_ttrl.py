@@ -43,7 +43,8 @@ def setup(tmp_path_factory) -> dict:
 def args(setup, run_dir: Path, *more: str, theorem: str = "nsq") -> list[str]:
     # filters.trivial=false: the specialisations lia closes stay in the pool, so games prove some and
     # the specialist has something to learn within two short rounds.
-    return ["ttrl", "--suite", str(setup["suite"]), "--theorem", theorem, "--checkpoint", str(setup["init"]),
+    # --theorem right before the overrides: its nargs="+" must not swallow them
+    return ["ttrl", "--suite", str(setup["suite"]), "--checkpoint", str(setup["init"]), "--theorem", theorem,
             f"run_dir={run_dir}", "sft_data=\"\"", "sft_fraction=0", "rounds=2", "attempts_per_round=6",
             "steps_per_round=3", "publish_every=3", "target.budget=2", "budget.start=2", "budget.cap=4",
             "filters.trivial=false", "filters.disprove_budget=2", "variants.per_strategy=3",
