@@ -34,6 +34,13 @@ def engine_for(precision: str, stage: int):
     if precision != "fp32":
         ds_config[precision] = {"enabled": True}
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    if precision == "fp16":
+        # DeepSpeed's CPU accelerator refuses fp16 unless oneDNN has fast fp16 kernels (AVX512-FP16/AMX: some
+        # CPUs, not others; CI machines vary). torch computes fp16 on any CPU, only slower, and this script
+        # needs DeepSpeed's fp16 checkpoint layout, not speed.
+        from deepspeed.accelerator import get_accelerator
+
+        get_accelerator().is_fp16_supported = lambda: True
     engine, *_ = deepspeed.initialize(model=module, optimizer=optimizer, config=ds_config)
     return engine, module
 
