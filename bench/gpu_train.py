@@ -1,6 +1,6 @@
 """GPU training throughput and MFU under Lightning + DeepSpeed ZeRO-2 / ZeRO-3, and the ZeRO-3 export check.
 
-PREPARED FOR A SESSION WITH A GPU; only `--help` and `--cpu-dry-run` have run so far (bench/README.md).
+First run on an H200 on 2026-12-04: figures in bench/README.md.
 
 What it does, one configuration per subprocess (a fresh CUDA context and DeepSpeed engine each):
 for each strategy (`deepspeed_stage_3`, then `deepspeed_stage_2`) and gradient checkpointing (off,
