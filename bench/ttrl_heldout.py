@@ -3,9 +3,9 @@ more search of the target (bench/README.md).
 
     python bench/ttrl_heldout.py --rl-run runs/demo/rl --targets 4 --out runs/bench-ttrl [ttrl key=value ...]
 
-Targets: held-out statements of the RL run within reach of the tactic set (the automation baseline
-proves them) that its newest checkpoint fails at the run's `heldout.budget` (network + candidates), the
-first `--targets` by name. Each gets `proofzero ttrl` (configs/ttrl/laptop.yaml + the overrides) from
+Targets: of the 3 x `--targets` shortest held-out statements of the RL run that elaborate, those its
+newest checkpoint fails at the run's `heldout.budget` (network + candidates), the first `--targets`
+(shortest first). Each gets `proofzero ttrl` (configs/ttrl/laptop.yaml + the overrides) from
 the RL run's newest checkpoint; then, at equal tactic executions (the TTRL run's total: games, filters
 and target attempts), one AND-OR search of the target with that checkpoint and one with the model-free
 candidates (`andor.max_tactics` = that total, expansions unbounded). Every "proved" is the trusted
@@ -55,23 +55,29 @@ def main() -> None:
     by_name = {t.name: t for t in pools.heldout.theorems}
     budget = rl_cfg.heldout.budget
     quiet = dict(records=False, trees="none", workers=2, attempts=1)
-    # Within reach of the tactic set: what the automation baseline proves on the whole held-out pool.
-    auto = evaluate(pools.heldout, dataclasses.replace(with_budget(rl_cfg.actors, budget), prover="automation", **quiet),
+    # Candidates: the shortest held-out statements that elaborate (short is no promise of easy, but the long
+    # ones are competition problems far out of this model's reach); the automation baseline and the checkpoint
+    # (network + candidates, at the run's held-out budget) are run on them, and the targets are those both fail.
+    # (The candidate tactics contain the automation portfolio: what automation proves, the checkpoint proves too.)
+    shortest = sorted((t for t in pools.heldout.theorems if t.name not in pools.heldout.invalid),
+                      key=lambda t: (len(" ".join(t.proposition.split())), t.name))[: 3 * a.targets]
+    sub = pools.heldout.subset(sorted(t.name for t in shortest), name=f"{pools.heldout.name}-shortest")
+    auto = evaluate(sub, dataclasses.replace(with_budget(rl_cfg.actors, budget), prover="automation", **quiet),
                     None, out / "automation", progress=False)
     reachable = sorted(r.name for r in auto.rows if r.status.value == "proved")
-    # ... and what the RL checkpoint fails there at the eval budget (its network + candidates).
     rl_eval = dataclasses.replace(with_budget(rl_cfg.actors, budget), **quiet)
     rl_eval = dataclasses.replace(rl_eval, policy=dataclasses.replace(rl_eval.policy, checkpoint=str(checkpoint)))
     policies = CheckpointPolicies(rl_eval, "coq")
-    sub = pools.heldout.subset(reachable, name=f"{pools.heldout.name}-reachable")
     res = evaluate(sub, rl_eval, policies.get(checkpoint), out / "rl_checkpoint", progress=False)
     policies.close()
-    failed = sorted(r.name for r in res.rows if r.status.value not in ("proved", "disproved"))
+    failed = sorted((r.name for r in res.rows if r.status.value not in ("proved", "disproved", "invalid_statement")),
+                    key=lambda n: [t.name for t in shortest].index(n))
     targets = failed[: a.targets]
-    print(f"held-out {len(by_name)}: automation proves {len(reachable)}; the RL checkpoint {checkpoint.name} fails "
-          f"{len(failed)} of those at {budget} expansions; targets: {targets}", flush=True)
+    print(f"the {len(shortest)} shortest held-out statements: automation proves {len(reachable)}, the checkpoint "
+          f"{checkpoint.name} fails {len(failed)} at {budget} expansions; targets: {targets}", flush=True)
     cfg = load_config(TTRLConfig, "ttrl/laptop.yaml", [f"run_dir={out}", *a.overrides])
-    cfg = dataclasses.replace(cfg, init_from=str(checkpoint))
+    # the target attempts at the same eval budget that the RL checkpoint failed at
+    cfg = dataclasses.replace(cfg, init_from=str(checkpoint), target=dataclasses.replace(cfg.target, budget=budget))
     results = []
     for name in targets:
         t0 = time.time()
@@ -99,7 +105,7 @@ def main() -> None:
                   f"candidates {r['candidates_at_equal_tactics']}", flush=True)
     network.close()
     summary = {"command": " ".join(sys.argv), "rl_run": str(rl_run), "checkpoint": str(checkpoint),
-               "heldout_budget": budget, "reachable": reachable, "rl_failed": failed, "targets": results,
+               "heldout_budget": budget, "candidates": [t.name for t in shortest], "automation_proved": reachable, "rl_failed": failed, "targets": results,
                "ttrl_proved": sum(r["ttrl"] == "proved" for r in results),
                "search_proved": sum(r["search_at_equal_tactics"] == "proved" for r in results),
                "candidates_proved": sum(r["candidates_at_equal_tactics"] == "proved" for r in results)}

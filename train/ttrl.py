@@ -49,7 +49,8 @@ class TargetConfig:
 @dataclass(frozen=True)
 class TTRLSettings:
     target_every: int = 1  # attempt the target every N rounds (and once before the first)
-    max_tactics: int = 0  # the TTRL budget in tactic executions (games, filters, target attempts); 0: rounds only
+    max_tactics: int = 0  # the TTRL budget in tactic executions (games, filters, target attempts), checked
+    # between rounds (a round may overshoot it); 0: rounds only
     max_pool: int = 400  # variants kept in the pool at most (the newest beyond it are not added)
     target: TargetConfig = field(default_factory=TargetConfig)
 
@@ -172,7 +173,8 @@ class TTRLLoop:
         seed = self.seed(round_)
         attempts = self.attempts()
         goals = [goal_from_json(g) for g in attempts[-1].get("open_goals", [])] if attempts else []
-        made = [v for v in self.generate(seed, round_, goals) if v.theorem.name not in self.by_name]
+        judged = {v["name"] for g in self.generations() for v in g["variants"]}  # earlier rounds' verdicts stand
+        made = [v for v in self.generate(seed, round_, goals) if v.theorem.name not in judged and v.theorem.name not in self.by_name]
         unique: dict[str, Variant] = {}
         for v in made:
             unique.setdefault(v.theorem.name, v)

@@ -22,6 +22,7 @@ CANDIDATES = '["intros", "lia", "reflexivity", "split"]'
 TARGETS = {
     "nsq": "forall n : nat, 2 <= n -> n * n >= 2 * n",  # needs nia: the candidates never prove it
     "lin": "forall a b : nat, a = 3 -> b = a + 2 -> b * 2 = 10 /\\ a + b = 8",  # lia proves it at once
+    "zero": "forall n : nat, n + 0 = n",
 }
 
 
@@ -70,6 +71,10 @@ def check_run(run_dir: Path, target: str = "nsq", rounds: int = 2) -> dict:
         kept |= {v["name"] for v in gen["variants"] if v["reason"] == "kept"}
     games = {g["id"]: g for g in read_jsonl(d / "games.jsonl")}
     assert len(games) == rounds * 6, "every planned game counted exactly once"
+    for r in range(1, rounds):  # the seed: a kept variant not decided before the round, when there is one
+        decided = {g["problem"] for g in games.values() if g["round"] < r and g["status"] in ("proved", "disproved")}
+        open_ = {v["name"] for g in gens[:r] for v in g["variants"] if v["reason"] == "kept"} - decided - {g["seed"] for g in gens[:r]}
+        assert gens[r]["seed"] in open_ if open_ else gens[r]["seed"] == target
     assert {g["problem"] for g in games.values()} <= kept | {target}, "games only on the target and kept variants"
     attempts = [json.loads((d / "rounds" / f"heldout_{r:04d}.json").read_text()) for r in range(rounds + 1)]
     assert [a["round"] for a in attempts] == list(range(rounds + 1)), "the target attempted before and after every round"
@@ -96,10 +101,15 @@ def test_specialist_rounds_generate_filter_play_learn_and_report(setup, tmp_path
 
 
 def test_a_target_the_network_proves_stops_with_a_proof_the_checker_accepts(setup, tmp_path):
+    """Two targets, one specialist each; both proved by the first target attempt, so no round runs."""
     from formal.coq.checker import verify_proof
     from formal.theorem import Theorem
 
-    run_cli(*args(setup, tmp_path / "run", theorem="lin"), timeout=600)
+    a = args(setup, tmp_path / "run", theorem="lin")
+    a.insert(a.index("lin") + 1, "zero")
+    proc = run_cli(*a, timeout=600)
+    assert "TTRL: 2/2 targets proved (lin, zero)" in proc.stdout
+    assert json.loads((tmp_path / "run" / "zero" / "ttrl" / "summary.json").read_text())["result"] == "proved"
     summary = json.loads((tmp_path / "run" / "lin" / "ttrl" / "summary.json").read_text())
     assert (summary["result"], summary["rounds"], summary["found"]["how"]) == ("proved", 0, "target attempt")
     text = (tmp_path / "run" / "lin" / "ttrl" / "proof.v").read_text()
