@@ -187,7 +187,8 @@ def _check_groups(items: list[WeMathItem], nodes: dict[str, ConceptNode], source
             raise WeMathDataError(f"{source}: rows {seen[item.ref]} and {k} are both ({item.id}, {item.key})")
         seen[item.ref] = k
         if not item.composite and item.concept not in nodes:
-            raise WeMathDataError(f"{source}: row {k} ({item.id}, {item.key}): concept {item.concept!r} is not a leaf of the knowledge tree")
+            raise WeMathDataError(f"{source}: row {k} ({item.id}, {item.key}): concept {item.concept!r} "
+                                  "is not a leaf of the knowledge tree")
     groups: dict[str, set[str]] = {}
     for item in items:
         groups.setdefault(item.id, set()).add(item.key)

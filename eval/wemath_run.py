@@ -155,14 +155,15 @@ def answered(path: Path, data: Testmini) -> set[tuple[str, str]]:
 def run_endpoint(data: Testmini, cfg: WeMathRunConfig, out_dir: Path, client: LLMClient | None = None,
                  progress: bool = True) -> RunOutcome:
     """Ask every row not answered yet; append each answer to `out_dir/responses.jsonl` as it arrives."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     _check_identity(out_dir / "run.json", cfg, data)
     path = out_dir / RESPONSES
     done = answered(path, data)
     todo = [item for item in data.items if item.ref not in done]
     images = None if cfg.text_only else Path(cfg.images)
     if images is not None and todo:
-        check_images(todo, images)
+        check_images(todo, images)  # before anything is written: a refused run leaves no directory
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_identity(out_dir / "run.json", cfg, data)
     outcome = RunOutcome(resumed=len(done))
     if not todo:
         return outcome
@@ -206,8 +207,12 @@ def run_endpoint(data: Testmini, cfg: WeMathRunConfig, out_dir: Path, client: LL
     return outcome
 
 
+def _identity(cfg: WeMathRunConfig, data: Testmini) -> dict:
+    return {**cfg.identity(), "data": data.source, "rows": len(data.items)}
+
+
 def _check_identity(path: Path, cfg: WeMathRunConfig, data: Testmini) -> None:
-    mine = {**cfg.identity(), "data": data.source, "rows": len(data.items)}
+    mine = _identity(cfg, data)
     if path.exists():
         try:
             theirs = json.loads(path.read_text(encoding="utf-8"))
@@ -219,7 +224,11 @@ def _check_identity(path: Path, cfg: WeMathRunConfig, data: Testmini) -> None:
         if diff:
             raise RunnerError(f"{path.parent} holds a run with another {', '.join(diff)} "
                               f"({', '.join(f'{k}={theirs.get(k)!r}' for k in diff)}); use another --out")
+
+
+def _write_identity(path: Path, cfg: WeMathRunConfig, data: Testmini) -> None:
+    if path.exists():
         return
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(mine, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(_identity(cfg, data), indent=1) + "\n", encoding="utf-8")
     tmp.replace(path)
