@@ -14,13 +14,12 @@ import hashlib
 import json
 import logging
 import math
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.chat import LLMClient, LLMError, check_endpoint
+from data.journal import Journal, JournalError
 from data.wemath import Testmini, WeMathItem
 
 log = logging.getLogger(__name__)
@@ -127,29 +126,16 @@ def check_images(items: list[WeMathItem], images: Path) -> None:
 
 
 def answered(path: Path, data: Testmini) -> set[tuple[str, str]]:
-    """The rows `responses.jsonl` already answers. A torn last line (a kill mid-write) is cut off; a
-    line that is not ours is an error, so another run's file is never silently mixed in."""
-    if not path.exists():
-        return set()
-    raw = path.read_bytes()
-    if raw and not raw.endswith(b"\n"):
-        keep = raw.rfind(b"\n") + 1
-        log.warning("%s: dropping a torn last line (%d bytes) from an interrupted run", path, len(raw) - keep)
-        with path.open("r+b") as f:
-            f.truncate(keep)
-        raw = raw[:keep]
-    done = set()
-    for n, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
-        try:
-            rec = json.loads(line)
-            ref = (rec["ID"], rec["key"])
-            ok = isinstance(rec["response"], str) and ref[1] in data.groups.get(ref[0], {})
-        except (ValueError, KeyError, TypeError):
-            ok = False
-        if not ok:
-            raise RunnerError(f"{path}: line {n} is not a response to a row of {data.source} (another run's output? use another --out)")
-        done.add(ref)
-    return done
+    """The rows `responses.jsonl` already answers (a torn last line from a kill is cut off; a line that
+    answers no row of `data` is an error: another run's file is never silently mixed in)."""
+    def key(rec: dict) -> str | None:
+        ok = isinstance(rec["response"], str) and rec["key"] in data.groups.get(rec["ID"], {})
+        return f"{rec['ID']}\0{rec['key']}" if ok else None
+
+    try:
+        return {tuple(k.split("\0")) for k in Journal(path, key).read()}
+    except JournalError as e:
+        raise RunnerError(str(e)) from None
 
 
 def run_endpoint(data: Testmini, cfg: WeMathRunConfig, out_dir: Path, client: LLMClient | None = None,
@@ -176,9 +162,9 @@ def run_endpoint(data: Testmini, cfg: WeMathRunConfig, out_dir: Path, client: LL
             raise LLMError(f"{client.endpoint}: no text in the response")
         return texts[0]
 
-    lock = threading.Lock()
+    journal = Journal(path, lambda rec: None)
     bar = tqdm(total=len(data.items), initial=len(done), desc="WE-Math", unit="q", disable=not progress)
-    with path.open("a", encoding="utf-8") as f, ThreadPoolExecutor(max_workers=cfg.workers) as pool:
+    with ThreadPoolExecutor(max_workers=cfg.workers) as pool:
         futures = {pool.submit(ask, item): item for item in todo}
         try:
             for future in as_completed(futures):
@@ -190,12 +176,8 @@ def run_endpoint(data: Testmini, cfg: WeMathRunConfig, out_dir: Path, client: LL
                     outcome.failed[f"{item.id}/{item.key}"] = str(e)
                     log.warning("%s/%s: no answer: %s", item.id, item.key, e)
                     continue
-                line = json.dumps({"ID": item.id, "key": item.key, "question number": item.number,
-                                   "model": cfg.model, "response": text}, ensure_ascii=False)
-                with lock:
-                    f.write(line + "\n")
-                    f.flush()
-                    os.fsync(f.fileno())
+                journal.append({"ID": item.id, "key": item.key, "question number": item.number,
+                                "model": cfg.model, "response": text})
                 outcome.answered += 1
                 bar.update(1)
         except BaseException:
