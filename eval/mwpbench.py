@@ -221,7 +221,7 @@ class Problem:
 
 def load_problems(data: str) -> tuple[list[Problem], str]:
     path = DATASETS.get(data, Path(data))
-    rows = _read_records(path, MWPError)
+    rows = read_records(path, MWPError)
     out = []
     for k, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not isinstance(row.get("answer"), str):
@@ -232,7 +232,7 @@ def load_problems(data: str) -> tuple[list[Problem], str]:
     return out, data if data in DATASETS else str(path)
 
 
-def _read_records(path: Path, error: type[Exception]) -> list:
+def read_records(path: Path, error: type[Exception]) -> list:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -252,7 +252,7 @@ def read_responses(path: Path, problems: list[Problem]) -> dict[str, str]:
     """question number -> completion; exactly one per problem (missing, duplicate, unknown: an error)."""
     got: dict[str, str] = {}
     known = {p.id for p in problems}
-    for k, row in enumerate(_read_records(Path(path), MWPError), 1):
+    for k, row in enumerate(read_records(Path(path), MWPError), 1):
         qid = row.get("question_number", row.get("id")) if isinstance(row, dict) else None
         if qid is None or not isinstance(row.get("response"), str):
             raise MWPError(f"{path}: record {k} needs question_number (or id) and a string response")

@@ -58,8 +58,6 @@ class MathScaleSourceError(ValueError):
 
 @dataclass(frozen=True)
 class FormalConfig:
-    epochs: int = 1
-    seed: int = 0
     max_atoms: int = 3  # knowledge points realised per statement (the first ones of the walk with a template)
     p_false: float = 0.3  # share of walks with one atom drawn false at x0
     x_range: int = 9  # x0 in [-x_range, x_range]
@@ -69,7 +67,7 @@ class FormalConfig:
     filters: FilterConfig = field(default_factory=FilterConfig)
 
     def __post_init__(self) -> None:
-        for name, low in (("epochs", 1), ("max_atoms", 1), ("x_range", 0), ("search", 0), ("walks", 0), ("workers", 1)):
+        for name, low in (("max_atoms", 1), ("x_range", 0), ("search", 0), ("walks", 0), ("workers", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"formal.{name} must be an integer >= {low}, got {value!r}")
@@ -182,10 +180,11 @@ def decide(c: Candidate, search: int, open_session: OpenSession, check: Check) -
     return {**record, "statement": claims(c, search)[0].statement, "outcome": "undecided"}
 
 
-def realise_epoch(graph: ConceptGraph, epoch: int, cfg: FormalConfig, open_session: OpenSession, check: Check,
+def realise_epoch(graph: ConceptGraph, epoch: int, seed: int, cfg: FormalConfig, open_session: OpenSession, check: Check,
                   kept_before: list[Theorem]) -> list[dict]:
-    """One epoch's records: every walk, what became of it (`outcome`), and the kept statements."""
-    rng = np.random.default_rng([cfg.seed, epoch])
+    """One epoch's records: every walk, what became of it (`outcome`), and the kept statements. The
+    epoch is a function of (seed, epoch) and the statements kept before it."""
+    rng = np.random.default_rng([seed, epoch])
     walks = epoch_walks(graph, rng)
     if cfg.walks:
         walks = walks[: cfg.walks]
@@ -223,19 +222,19 @@ def kept_theorems(records: list[dict]) -> list[Theorem]:
     return [Theorem(r["name"], r["statement"], header=HEADER, source="mathscale") for r in records if r["outcome"] == "kept"]
 
 
-def realise(graph: ConceptGraph, cfg: FormalConfig, out: Path, open_session: OpenSession, check: Check,
-            progress: Callable[[int, dict], None] | None = None) -> dict[int, list[dict]]:
-    """Every epoch (finished ones read back, not redone), then `problems.jsonl` and the yield report."""
+def realise(graph: ConceptGraph, cfg: FormalConfig, out: Path, epochs: int, seed: int, open_session: OpenSession,
+            check: Check, progress: Callable[[int, dict], None] | None = None) -> dict[int, list[dict]]:
+    """Epochs 0..epochs-1 (finished ones read back, not redone), then `problems.jsonl`."""
     out.mkdir(parents=True, exist_ok=True)
     results: dict[int, list[dict]] = {}
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         path = epoch_path(out, epoch)
         if path.exists():
             results[epoch] = read_epoch(path)
             continue
         t0 = time.perf_counter()
         before = [t for e in sorted(results) for t in kept_theorems(results[e])]
-        records = realise_epoch(graph, epoch, cfg, open_session, check, before)
+        records = realise_epoch(graph, epoch, seed, cfg, open_session, check, before)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
