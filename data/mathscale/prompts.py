@@ -69,7 +69,7 @@ def generation_messages(topics: list[str], kps: list[str], examples: list[dict])
     return [{"role": "system", "content": GENERATE_SYSTEM}, {"role": "user", "content": user}]
 
 
-_SECTION = re.compile(r"^\s*\**\s*(Question|Solution)\s*\**\s*:\s*", re.I | re.M)
+_SECTION = re.compile(r"^\s*\**\s*(Question|Solution)\s*\**\s*:\s*\**\s*", re.I | re.M)
 
 
 def parse_generation(text: str) -> tuple[str, str] | None:
