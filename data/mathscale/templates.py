@@ -78,14 +78,14 @@ def _off(rng: np.random.Generator, truth: bool) -> int:
 def linear_equation(rng, x0, truth):
     a, b = _r(rng, 2, 9), _r(rng, -20, 20)
     c = a * x0 + b + _off(rng, truth)
-    return Atom(f"{a} * x {plus(b)} = {lit(c)}", lambda x: a * x + b == c)
+    return Atom(f"{a} * x{constant(b)} = {lit(c)}", lambda x: a * x + b == c)
 
 
 def linear_inequality(rng, x0, truth):
     a, b = _r(rng, -6, 6, (0,)), _r(rng, -15, 15)
     margin = _r(rng, 1, 9)
     c = a * x0 + b + (margin if truth else -margin + 1)  # a*x0+b < c  iff truth
-    return Atom(f"{lit(a)} * x {plus(b)} < {lit(c)}", lambda x: a * x + b < c)
+    return Atom(f"{lit(a)} * x{constant(b)} < {lit(c)}", lambda x: a * x + b < c)
 
 
 def quadratic_equation(rng, x0, truth):
@@ -110,7 +110,7 @@ def vertex(rng, x0, truth):
     h, k = _r(rng, -6, 6, (0,)), _r(rng, -10, 10)
     m = k + (0 if truth else _r(rng, (x0 - h) ** 2 + 1, (x0 - h) ** 2 + 4))  # the minimum k, or above x0's value
     return Atom(f"x * x{linear(-2 * h)}{constant(h * h + k)} >= {lit(m)}", lambda x: (x - h) ** 2 + k >= m,
-                hints=(f"Z.square_nonneg (x {plus(-h)})",))
+                hints=(f"Z.square_nonneg (x{constant(-h)})",))
 
 
 def absolute_value(rng, x0, truth):
@@ -118,7 +118,7 @@ def absolute_value(rng, x0, truth):
     d = abs(x0 - a) + _off(rng, truth)
     if d < 0:
         d = abs(x0 - a) + 1
-    return Atom(f"Z.abs (x {plus(-a)}) = {d}", lambda x: abs(x - a) == d)
+    return Atom(f"Z.abs (x{constant(-a)}) = {d}", lambda x: abs(x - a) == d)
 
 
 def exponents(rng, x0, truth):
@@ -136,7 +136,7 @@ def remainder(rng, x0, truth):
 def floor_division(rng, x0, truth):
     a, d = _r(rng, -9, 9), _r(rng, 2, 7)
     q = (x0 + a) // d + _off(rng, truth)
-    return Atom(f"(x {plus(a)}) / {d} = {lit(q)}", lambda x: (x + a) // d == q)
+    return Atom(f"(x{constant(a)}) / {d} = {lit(q)}", lambda x: (x + a) // d == q)
 
 
 def like_terms(rng, x0, truth):
@@ -144,7 +144,7 @@ def like_terms(rng, x0, truth):
     c = c if c != a else c + 1
     b = _r(rng, -9, 9, (0,))
     v = (a - c) * x0 + a * b + _off(rng, truth)
-    return Atom(f"{a} * (x {plus(b)}) - {c} * x = {lit(v)}", lambda x: a * (x + b) - c * x == v)
+    return Atom(f"{a} * (x {plus(b)}){linear(-c)} = {lit(v)}", lambda x: a * (x + b) - c * x == v)
 
 
 def evaluation(rng, x0, truth):
@@ -162,13 +162,13 @@ def function_value(rng, x0, truth):
 def distance(rng, x0, truth):
     a, dy = _r(rng, -6, 6), _r(rng, 1, 6)
     d2 = (x0 - a) ** 2 + dy * dy + _off(rng, truth)
-    return Atom(f"(x {plus(-a)}) * (x {plus(-a)}) + {dy} * {dy} = {d2}", lambda x: (x - a) ** 2 + dy * dy == d2)
+    return Atom(f"(x{constant(-a)}) * (x{constant(-a)}) + {dy} * {dy} = {d2}", lambda x: (x - a) ** 2 + dy * dy == d2)
 
 
 def circle(rng, x0, truth):
     a, b, y = _r(rng, -5, 5), _r(rng, -5, 5), _r(rng, -5, 5)
     r2 = (x0 - a) ** 2 + (y - b) ** 2 + _off(rng, truth)
-    return Atom(f"(x {plus(-a)}) ^ 2 + ({lit(y)} {plus(-b)}) ^ 2 = {r2}", lambda x: (x - a) ** 2 + (y - b) ** 2 == r2)
+    return Atom(f"(x{constant(-a)}) ^ 2 + ({lit(y)}{constant(-b)}) ^ 2 = {r2}", lambda x: (x - a) ** 2 + (y - b) ** 2 == r2)
 
 
 def cube(rng, x0, truth):
