@@ -257,7 +257,12 @@ def _same_run(path: Path, cfg: MathScaleConfig) -> None:
     mine = {k: v for k, v in to_dict(cfg).items() if k in ("concepts", "min_count", "seed", "formal")}
     mine = json.loads(json.dumps(mine))
     if path.exists():
-        theirs = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            theirs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            theirs = None
+        if not isinstance(theirs, dict):
+            raise UserError(f"{path}: unreadable; is {path.parent} a `mathscale formal` output?")
         diff = sorted(k for k in mine if theirs.get(k) != mine[k])
         if diff:
             raise UserError(f"{path.parent} holds a run with other {', '.join(diff)}; use another --out")
