@@ -1,8 +1,9 @@
 """Problem sources for the RL loop: statements to attempt, never their proofs (DESIGN.md, "problem sources").
 
 A source is anything with a `name` and `problems()`; a suite is one, a traced library is another
-(`TracedSource`: each traced theorem's opening goal as a closed statement), and the variant generator
-and synthetic sources are others. `split_by_hash` cuts a suite into an RL pool and a held-out pool by a
+(`TracedSource`: each traced theorem's opening goal as a closed statement), MathScale's formal
+realisation a third (`data.mathscale.formal.MathScaleSource`: Coq-decided statements composed from
+concept walks), and the variant generator is another. `split_by_hash` cuts a suite into an RL pool and a held-out pool by a
 hash of each name (stable across machines, runs and suite edits), and `decontaminate` drops from a
 pool every statement whose proposition is also in a held-out suite, under any name.
 """
@@ -121,15 +122,17 @@ class PoolConfig:
     decontaminate: tuple[str, ...] = ()  # more suites whose statements the RL pool must not contain
     traced: tuple[str, ...] = ()  # `proofzero trace --out` dirs whose theorem statements join the RL pool
     traced_limit: int = 0  # at most this many statements from each traced dir (by name hash); 0: all
+    mathscale: tuple[str, ...] = ()  # `proofzero mathscale formal --out` dirs whose kept statements join the RL pool
+    mathscale_limit: int = 0  # at most this many statements from each (by name); 0: all
 
     def __post_init__(self) -> None:
         if not 0.0 < self.rl_fraction < 1.0:
             raise ValueError(f"pool.rl_fraction must be in (0, 1), got {self.rl_fraction}")
         if self.limit < 0:
             raise ValueError("pool.limit must be >= 0")
-        if self.traced_limit < 0:
-            raise ValueError("pool.traced_limit must be >= 0")
-        for key in ("decontaminate", "traced"):
+        if self.traced_limit < 0 or self.mathscale_limit < 0:
+            raise ValueError("pool.traced_limit and pool.mathscale_limit must be >= 0")
+        for key in ("decontaminate", "traced", "mathscale"):
             value = getattr(self, key)
             if isinstance(value, (list, str)):
                 object.__setattr__(self, key, tuple([value] if isinstance(value, str) else value))
@@ -206,6 +209,14 @@ def build_pools(cfg: PoolConfig, root: Path | None = None) -> Pools:
         taken = {t.name for t in rl}
         extra = [t for t in extra if t.name not in taken]
         sources[f"traced:{traced}"] = len(extra)
+        rl = sorted(rl + extra, key=lambda t: t.name)
+    for generated in cfg.mathscale:
+        from data.mathscale.formal import MathScaleSource
+
+        extra = MathScaleSource(resolve(generated), cfg.mathscale_limit).problems()
+        taken = {t.name for t in rl}
+        extra = [t for t in extra if t.name not in taken]
+        sources[f"mathscale:{generated}"] = len(extra)
         rl = sorted(rl + extra, key=lambda t: t.name)
     rl, removed = decontaminate(rl, heldout.theorems, heldout.name)
     for other in cfg.decontaminate:

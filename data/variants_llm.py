@@ -3,7 +3,7 @@
 AlphaProof asks a language model for variants of a hard target: each call runs a few "evolutions";
 each picks a temperature and a prompting strategy, keeps the syntactically valid statements the model
 wrote, and seeds the next evolution with the variant closest to the target. Here the model sits behind
-an OpenAI-compatible endpoint (`POST {url}/chat/completions`), spoken to with the standard library only.
+an OpenAI-compatible endpoint (`POST {url}/chat/completions`), spoken to through `data.chat.LLMClient`.
 
 Off by default: with `LLMConfig.url == ""` nothing runs and `llm_variants` returns [] without touching
 the network. No real model runs in the tests; they replay hand-written responses from a local server.
@@ -16,19 +16,14 @@ variant is well-typed, true or interesting is for the statement filters (`data/f
 from __future__ import annotations
 
 import dataclasses
-import http.client
-import json
 import logging
 import math
-import os
 import re
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 import numpy as np
 
+from data.chat import MAX_TEXT, LLMClient, LLMError, check_endpoint
 from data.decontaminate import proposition_key
 from data.statement import balanced, top_level
 from data.variants import Variant, similarity, variant_name
@@ -36,8 +31,6 @@ from formal.theorem import Theorem
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 100_000  # characters of a response considered (the rest is dropped unread)
-MAX_BODY = 4_000_000  # bytes of an HTTP body read (a longer one fails to parse: an LLMError)
 MAX_DECLARATION = 4_000  # characters of one declaration (binders and statement)
 MAX_CANDIDATES = 200  # `Theorem`/`Lemma` keywords examined per response (bounds the work on garbage)
 MAX_PER_RESPONSE = 64  # statements kept per response
@@ -98,10 +91,7 @@ class LLMConfig:
         # OmegaConf hands sequences as lists: frozen and hashable they must be tuples.
         object.__setattr__(self, "strategies", tuple(self.strategies))
         object.__setattr__(self, "temperatures", tuple(float(t) for t in self.temperatures))
-        if self.url and not re.match(r"https?://[^\s/]+", self.url):
-            raise ValueError(f"llm url must start with http:// or https:// (or be empty: off), got {self.url!r}")
-        if self.url and not self.model:
-            raise ValueError(f"llm url {self.url!r} is set but model is empty")
+        check_endpoint(self.url, self.model)
         unknown = [s for s in self.strategies if s not in TEMPLATES]
         if unknown or not self.strategies:
             raise ValueError(f"llm strategies must be a non-empty subset of {sorted(TEMPLATES)}, got {list(self.strategies)}")
@@ -113,76 +103,6 @@ class LLMConfig:
                 raise ValueError(f"llm {name} must be an integer >= {low}, got {value!r}")
         if not self.timeout_s > 0:
             raise ValueError(f"llm timeout_s must be > 0, got {self.timeout_s!r}")
-
-
-class LLMError(RuntimeError):
-    """The endpoint could not be used: unreachable, an HTTP error, or a body that is not the API's JSON."""
-
-
-class LLMClient:
-    """A minimal OpenAI-compatible chat client: one POST per call, retried on transient failures."""
-
-    def __init__(self, cfg: LLMConfig, backoff_s: float = 1.0) -> None:
-        if not cfg.url:
-            raise ValueError("LLMClient needs a url (the LLM strategy is off)")
-        self.cfg = cfg
-        self.endpoint = cfg.url.rstrip("/") + "/chat/completions"
-        self.backoff_s = backoff_s
-
-    def complete(self, messages: list[dict], temperature: float, n: int = 1) -> list[str]:
-        """The contents of the response's choices (non-text choices dropped)."""
-        body = {"model": self.cfg.model, "messages": messages, "temperature": float(temperature),
-                "max_tokens": self.cfg.max_tokens}
-        if n != 1:  # left out by default: not every compatible server accepts it
-            body["n"] = n
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.cfg.api_key_env, "") if self.cfg.api_key_env else ""
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        data = json.dumps(body).encode()
-        for attempt in range(self.cfg.retries + 1):
-            try:
-                return _choices(self._post(data, headers), self.endpoint)
-            except _Transient as e:
-                if attempt == self.cfg.retries:
-                    raise LLMError(f"{self.endpoint}: {e} (after {attempt + 1} attempts)") from None
-                log.debug("%s: %s; retrying", self.endpoint, e)
-                time.sleep(self.backoff_s * 2**attempt)
-        raise AssertionError("unreachable")
-
-    def _post(self, data: bytes, headers: dict[str, str]) -> bytes:
-        request = urllib.request.Request(self.endpoint, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.cfg.timeout_s) as response:
-                return response.read(MAX_BODY)
-        except urllib.error.HTTPError as e:
-            message = f"HTTP {e.code} {e.reason}"
-            if e.code == 429 or e.code >= 500:
-                raise _Transient(message) from None
-            raise LLMError(f"{self.endpoint}: {message}") from None
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # refused, timed out, reset, not HTTP
-            raise _Transient(f"request failed ({getattr(e, 'reason', e)})") from None
-
-
-class _Transient(Exception):
-    """A failure worth another attempt (connection, 429, 5xx)."""
-
-
-def _choices(raw: bytes, endpoint: str) -> list[str]:
-    try:
-        payload = json.loads(raw.decode("utf-8", errors="replace"))
-        choices = payload["choices"]
-        if not isinstance(choices, list):
-            raise TypeError("choices is not a list")
-    except (ValueError, KeyError, TypeError) as e:
-        raise LLMError(f"{endpoint}: the response is not chat-completion JSON ({type(e).__name__}: {str(e)[:80]})") from None
-    out = []
-    for choice in choices:
-        message = choice.get("message") if isinstance(choice, dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            out.append(content[:MAX_TEXT])
-    return out
 
 
 # -- parsing the untrusted response ---------------------------------------------------------------

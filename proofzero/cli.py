@@ -26,6 +26,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rl": ("proofzero.rl", "the AlphaZero loop: matchmaker, prover actors, replay, RL learner, held-out evaluation"),
     "rl-compare": ("proofzero.rl_compare", "an RL run's held-out result next to automation, model-free search and its SFT start"),
     "ttrl": ("proofzero.ttrl", "test-time RL on hard targets: variants, statement filters, a specialist RL loop per target"),
+    "mathscale": ("proofzero.mathscale", "MathScale: concept walks, LLM generation, Coq-decided problems for RL, MWPBench scoring"),
+    "wemath": ("proofzero.wemath", "WE-Math: four-dimensional scoring of responses (IK/IG/CM/RM), an endpoint runner"),
     "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 

@@ -261,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
 
     _quiet_lightning()
 
+    from data.mathscale.formal import MathScaleSourceError
     from data.problems import build_pools
     from data.shards import TraceInputError
     from formal.suite import SuiteError
@@ -272,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         pools = build_pools(cfg.pool, root=REPO)
-    except (SuiteError, TraceInputError, OSError) as e:  # the suite, or a pool.traced directory
+    except (SuiteError, TraceInputError, MathScaleSourceError, OSError) as e:  # the suite, a pool.traced or pool.mathscale dir
         raise UserError(f"pool: {e}") from None
     if not pools.rl:
         raise UserError(f"pool: no RL problems in {cfg.pool.suite} at rl_fraction={cfg.pool.rl_fraction}")

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
+    from data.mathscale.formal import MathScaleSourceError
     from data.problems import build_pools
     from data.shards import TraceInputError
     from eval.attempts import candidate_policies
@@ -54,7 +55,7 @@ def compare(run_dir: Path, workers: int = 2, progress: bool = False) -> dict:
         raise UserError(f"{run_dir}/config.json: {e}") from None
     try:
         pools = build_pools(cfg.pool, root=REPO)
-    except (SuiteError, TraceInputError, OSError) as e:  # the suite, or a pool.traced directory
+    except (SuiteError, TraceInputError, MathScaleSourceError, OSError) as e:  # the suite, a pool.traced or pool.mathscale dir
         raise UserError(f"pool: {e}") from None
     recorded = json.loads((run_dir / "pools.json").read_text(encoding="utf-8")) if (run_dir / "pools.json").is_file() else {}
     if recorded.get("heldout") and sorted(recorded["heldout"]) != sorted(pools.heldout.files):

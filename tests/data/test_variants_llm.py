@@ -3,11 +3,7 @@ chat-completion responses. No real model runs here; what is tested is the client
 headers, errors), the parser of untrusted answers, and the evolutions' bookkeeping (provenance,
 seeding the next evolution with the variant closest to the target)."""
 
-import json
 import logging
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -15,54 +11,13 @@ import pytest
 from data.variants import variant_name
 from data.variants_llm import TEMPLATES, LLMClient, LLMConfig, LLMError, llm_variants, parse_response
 from formal.theorem import Theorem
+from tests.chat_double import Replay, chat, closed_port
 
 T1 = Theorem("t1", "forall n : nat, n + 0 = n", header="Require Import Arith.")
 
 
-def chat(*contents) -> tuple[int, bytes]:
-    """A 200 chat-completion body with one choice per content."""
-    choices = [{"index": i, "message": {"role": "assistant", "content": c}} for i, c in enumerate(contents)]
-    return 200, json.dumps({"object": "chat.completion", "choices": choices}).encode()
-
-
 def coq(*sentences: str) -> str:
     return "```coq\n" + "\n".join(sentences) + "\n```"
-
-
-class Replay:
-    """The test double: answers each POST with the next canned (status, body); records the requests."""
-
-    def __init__(self) -> None:
-        self.replies: list[tuple[int, bytes]] = []
-        self.requests: list[dict] = []  # {"path", "headers", "body"}
-        replay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                replay.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(raw)})
-                status, body = replay.replies.pop(0) if replay.replies else (503, b"no more replies")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-        self.thread.start()
-
-    def prompt(self, k: int) -> str:
-        return self.requests[k]["body"]["messages"][-1]["content"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture(autouse=True)
@@ -85,12 +40,6 @@ def config(url: str, **kw) -> LLMConfig:
 
 def run(cfg: LLMConfig, seed: int = 0, **kw):
     return llm_variants(T1, cfg, np.random.default_rng(seed), client=LLMClient(cfg, backoff_s=0), **kw)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 TWO_BLOCKS = (
