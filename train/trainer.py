@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # Lightning's own use of a deprecated torch API (lightning/pytorch/utilities/_pytree.py): nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# Printed outside Slurm whenever `srun` is installed (the local cluster, a login node): a run outside an
+# allocation is meant to be one.
+warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
 
 LAST = "last.ckpt"
 
@@ -240,9 +243,12 @@ def _loggers(cfg: TrainConfig, run_dir: Path) -> list[Logger]:
         os.environ.setdefault("WANDB_SILENT", "true")
         # One wandb run per run directory, on every rank and across resumes.
         run_id = hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16]
-        loggers.append(WandbLogger(save_dir=str(run_dir), project=cfg.wandb.project, entity=cfg.wandb.entity or None,
-                                   name=cfg.wandb.name or run_dir.name, id=run_id, resume="allow",
-                                   config=dataclasses.asdict(cfg)))
+        wandb = WandbLogger(save_dir=str(run_dir), project=cfg.wandb.project, entity=cfg.wandb.entity or None,
+                            name=cfg.wandb.name or run_dir.name, id=run_id, resume="allow", config=dataclasses.asdict(cfg))
+        # Lightning always passes `anonymous` (None by default), and wandb >= 0.2x warns that the setting has no
+        # effect whatever its value: leave it out.
+        wandb._wandb_init.pop("anonymous", None)
+        loggers.append(wandb)
     return loggers
 
 
