@@ -139,7 +139,10 @@ def write_dataset(pairs: list[tuple[str, str, Theorem]], out: Path, cfg: SynthCo
     (every pair of one problem in one split), so `proofzero train sft data.scheme=random` reads it."""
     import shutil
 
+    import datasets
     from datasets import Dataset, DatasetDict, Features, Value
+
+    datasets.disable_progress_bars()
 
     features = Features({"state": Value("string"), "tactic": Value("string"), "value_target": Value("int32"),
                          "full_name": Value("string")})

@@ -143,8 +143,12 @@ def _proposer(cfg):
         return HeuristicPolicy()
     if cfg.aux != "model":
         return None
+    import transformers
+
     from model.inference import ProofNetInference
     from proofzero.eval import load_model
+
+    transformers.utils.logging.disable_progress_bar()
     from search.policy import NetworkPolicy
 
     model = load_model(cfg.model.checkpoint)
