@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import resource
@@ -157,24 +158,31 @@ def theorems_of(index: int, cfg: SynthConfig) -> tuple[list[Theorem], dict]:
     if diagram is None or len(problem.setup) < 2:
         stats["build_failed"] = 1
         return [], stats
-    try:
-        closure = deduce(diagram, goal=False, timeout=cfg.engine_timeout)
-    except EngineError:
-        stats["engine_failed"] = 1
-        return [], stats
     from newclid.justifications._index import JustificationType as J
     from newclid.problem import predicate_to_construction
 
-    graph = closure.solver.proof_state.graph.hyper_graph
-    derived = [str(predicate_to_construction(p)) for p, j in graph.items()
-               if j.dependency_type in (J.RULE_APPLICATION, J.AR_DEDUCTION)]
-    derived = [f for f in dict.fromkeys(derived) if f.split()[0] in THEOREM_PREDICATES]
+    # Two runs: the closure (what the rules reach), and the numerically true statements about the
+    # diagram's points as goals (what angle and ratio chasing would conclude, which yuclid derives only
+    # when asked).
+    derived: dict[str, object] = {}
+    try:
+        closure = deduce(diagram, goal=False, timeout=cfg.engine_timeout)
+        asked = deduce(diagram, goals=numerically_true_facts(diagram, cfg.max_theorems_per_problem),
+                       timeout=cfg.engine_timeout)
+    except EngineError:
+        stats["engine_failed"] = 1
+        return [], stats
+    for run in (closure, asked):
+        for p, j in run.solver.proof_state.graph.hyper_graph.items():
+            fact = str(predicate_to_construction(p))
+            if j.dependency_type in (J.RULE_APPLICATION, J.AR_DEDUCTION) and fact.split()[0] in THEOREM_PREDICATES:
+                derived.setdefault(fact, run)
     stats["facts"] = len(derived)
     defining = {p: c for c in problem.setup for p in c.points}
     out = []
-    for fact in derived[: cfg.max_theorems_per_problem]:
+    for fact, run in list(derived.items())[: cfg.max_theorems_per_problem]:
         try:
-            proof = traceback(closure, fact)
+            proof = traceback(run, fact)
         except NotProved:
             continue
         stats["traced"] += 1
@@ -192,6 +200,51 @@ def theorems_of(index: int, cfg: SynthConfig) -> tuple[list[Theorem], dict]:
         text = GeometryProblem("", CONSTRUCTIONS, named.setup, (), named.goals, "").text
         out.append(Theorem(text, tuple(str(c) for c in named.aux), " ".join(named.goals[0]), proof.length, index))
     return out, stats
+
+
+def numerically_true_facts(diagram, limit: int) -> tuple[str, ...]:
+    """Statements about the diagram's points that hold in its drawing (to 1e-9), not degenerate:
+    parallel and perpendicular segments, equal segments, collinear triples, concyclic quadruples."""
+    from itertools import combinations
+
+    xy = diagram.coordinates
+    pts = sorted(xy)
+    segs = list(combinations(pts, 2))
+    out = []
+
+    def vec(s):
+        (x0, y0), (x1, y1) = xy[s[0]], xy[s[1]]
+        return x1 - x0, y1 - y0
+
+    for s, t in combinations(segs, 2):
+        (ax, ay), (bx, by) = vec(s), vec(t)
+        na, nb = math.hypot(ax, ay), math.hypot(bx, by)
+        if na < 1e-9 or nb < 1e-9:
+            continue
+        if not set(s) & set(t) and abs(ax * by - ay * bx) < 1e-9 * na * nb:
+            out.append(f"para {s[0]} {s[1]} {t[0]} {t[1]}")
+        if abs(ax * bx + ay * by) < 1e-9 * na * nb:
+            out.append(f"perp {s[0]} {s[1]} {t[0]} {t[1]}")
+        if abs(na - nb) < 1e-9 * max(na, nb):
+            out.append(f"cong {s[0]} {s[1]} {t[0]} {t[1]}")
+    for a, b, c in combinations(pts, 3):
+        (ax, ay), (bx, by) = vec((a, b)), vec((a, c))
+        if abs(ax * by - ay * bx) < 1e-9 * max(math.hypot(ax, ay) * math.hypot(bx, by), 1e-12):
+            out.append(f"coll {a} {b} {c}")
+    for q in combinations(pts, 4):
+        if _concyclic(*(xy[p] for p in q)):
+            out.append(f"cyclic {' '.join(q)}")
+    return tuple(out[:limit])
+
+
+def _concyclic(a, b, c, d) -> bool:
+    rows = [(p[0] - d[0], p[1] - d[1], (p[0] - d[0]) ** 2 + (p[1] - d[1]) ** 2) for p in (a, b, c)]
+    det = (rows[0][0] * (rows[1][1] * rows[2][2] - rows[1][2] * rows[2][1])
+           - rows[0][1] * (rows[1][0] * rows[2][2] - rows[1][2] * rows[2][0])
+           + rows[0][2] * (rows[1][0] * rows[2][1] - rows[1][1] * rows[2][0]))
+    scale = max(abs(v) for r in rows for v in r) ** 2
+    collinear = abs(rows[0][0] * rows[1][1] - rows[0][1] * rows[1][0]) < 1e-9
+    return not collinear and abs(det) < 1e-9 * max(scale, 1e-12)
 
 
 def _points(fact: str, defining: dict) -> set[str]:

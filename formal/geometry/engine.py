@@ -246,16 +246,21 @@ def _definitions() -> dict:
 # --- deduction -------------------------------------------------------------------------------
 
 
-def deduce(diagram: Diagram, *, goal: bool = True, timeout: float = 60.0) -> Deduction:
-    """One DD+AR run on the diagram: to the goal (stops when it is derived) or, `goal=False`, to the
-    deduction closure (every fact the rules reach), e.g. for synthetic data."""
+def deduce(diagram: Diagram, *, goal: bool = True, goals: tuple[str, ...] | None = None,
+           timeout: float = 60.0) -> Deduction:
+    """One DD+AR run on the diagram: to the problem's goal (stops when it is derived); with `goals`
+    (predicate strings, each numerically true), to those instead (SOLVED when all fall; the graph holds
+    the ones that did); `goal=False`, to the deduction closure: every fact the rules reach. yuclid's
+    closure does not enumerate what algebraic reasoning (angle/ratio chasing) alone would conclude: it
+    derives those only when asked (a goal, or a rule's premise), hence `goals` for synthetic data."""
     HEDefault, TimedYuclid = _backend()
     from newclid.api import GeometricSolverBuilder
-    from newclid.problem import ProblemSetup
+    from newclid.problem import PredicateConstruction, ProblemSetup
 
     setup = diagram.setup
-    if not goal:
-        setup = ProblemSetup(name=setup.name, points=setup.points, assumptions=setup.assumptions, goals=())
+    if not goal or goals is not None:
+        targets = tuple(PredicateConstruction.from_str(g) for g in goals or ())
+        setup = ProblemSetup(name=setup.name, points=setup.points, assumptions=setup.assumptions, goals=targets)
     adapter = TimedYuclid()
     adapter.timeout = timeout
     t0 = time.perf_counter()
@@ -266,7 +271,7 @@ def deduce(diagram: Diagram, *, goal: bool = True, timeout: float = 60.0) -> Ded
         raise
     except (ValueError, KeyError, AttributeError) as e:  # newclid refusing to replay a deduction
         raise EngineError(f"newclid could not follow yuclid's deductions: {_first_line(e)}") from None
-    status = SOLVED if goal and solved else SATURATED
+    status = SOLVED if (goal or goals) and solved else SATURATED
     return Deduction(diagram, status, solver, time.perf_counter() - t0)
 
 

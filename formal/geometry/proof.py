@@ -90,7 +90,10 @@ def traceback(deduction: Deduction, fact: str | None = None) -> Proof:
             raise NotProved(f"not a fact of this diagram: {fact} ({e})") from None
         if target is None:
             raise NotProved(f"not a fact of this diagram: {fact}")
-    justifications, proven = goals_justifications([target], state)
+    try:
+        justifications, proven = goals_justifications([target], state)
+    except ValueError:  # newclid's "Could not justify predicate": not in the graph
+        raise NotProved(f"not derived: {target}") from None
     if not proven.get(target):
         raise NotProved(f"not derived: {target}")
 
