@@ -104,7 +104,8 @@ def build_corpus(cfg: SynthConfig, out: Path) -> dict:
     theorems = [t for t in kept.values() if _key(t.statement) not in banned]
     contaminated = len(kept) - len(theorems)
     with_aux = [t for t in theorems if t.aux]
-    pairs = [(s, a, t) for t in with_aux for s, a in t.pairs()]
+    needed = [t for t in with_aux if t.needed]
+    pairs = [(s, a, t) for t in (needed if cfg.pairs_from == "needed" else with_aux) for s, a in t.pairs()]
     atomic_write(out / "theorems.jsonl", "".join(json.dumps(asdict(t)) + "\n" for t in theorems))
     atomic_write(out / "pairs.jsonl", "".join(json.dumps({"state": s, "tactic": a, "problem": t.problem}) + "\n"
                                               for s, a, t in pairs))
@@ -121,7 +122,10 @@ def build_corpus(cfg: SynthConfig, out: Path) -> dict:
         "theorems": len(theorems),
         "theorems_with_aux": len(with_aux),
         "aux_share": round(len(with_aux) / len(theorems), 4) if theorems else 0.0,
+        "theorems_needing_aux": len(needed),  # DD+AR alone saturates on the statement
+        "needed_share": round(len(needed) / len(theorems), 5) if theorems else 0.0,
         "pairs": len(pairs),
+        "pairs_from": cfg.pairs_from,
         "splits": splits,
         "mean_proof_length": round(sum(t.proof_length for t in theorems) / len(theorems), 2) if theorems else 0.0,
         "cpu_seconds": round(totals.get("cpu_seconds", 0), 1),

@@ -56,6 +56,8 @@ class SynthConfig:
     max_theorems_per_problem: int = 300  # facts traced back per problem (the closure can be large)
     engine_timeout: float = 30.0  # safety net per DD+AR run, seconds
     val_fraction: float = 0.05
+    pairs_from: str = "traced"  # traced: every theorem whose traced proof uses auxiliary points (the paper);
+    # needed: only those DD+AR cannot prove without them
     decontaminate: list[str] = field(default_factory=list)  # problem files whose statements are dropped
     bases: list[str] = field(default_factory=lambda: list(BASES))
     constructions: list[str] = field(default_factory=lambda: list(CONSTRUCTION_POOL))
@@ -67,6 +69,8 @@ class SynthConfig:
             raise ValueError("need 1 <= min_clauses <= max_clauses")
         if not 0 <= self.intersect_probability <= 1 or not 0 <= self.val_fraction < 1:
             raise ValueError("intersect_probability must be in [0, 1], val_fraction in [0, 1)")
+        if self.pairs_from not in ("traced", "needed"):
+            raise ValueError(f"pairs_from must be traced or needed, got {self.pairs_from!r}")
         if self.min_proof_steps < 1 or self.max_theorems_per_problem < 1 or self.engine_timeout <= 0:
             raise ValueError("min_proof_steps, max_theorems_per_problem >= 1; engine_timeout > 0")
         unknown = [c for c in (*self.bases, *self.constructions) if c not in _definitions()]
@@ -81,6 +85,7 @@ class Theorem:
     goal: str
     proof_length: int
     problem: int  # the random problem's index (its seed)
+    needed: bool = False  # has aux, and DD+AR alone does not prove the statement (it saturates)
 
     def pairs(self) -> list[tuple[str, str]]:
         """(problem text with the auxiliary clauses so far, next auxiliary clause)."""
@@ -143,7 +148,7 @@ def theorems_of(index: int, cfg: SynthConfig) -> tuple[list[Theorem], dict]:
     from formal.geometry.engine import BuildError, EngineError, build, deduce
     from formal.geometry.proof import NotProved, traceback
 
-    stats = {"problems": 1, "clauses_dropped": 0, "build_failed": 0, "engine_failed": 0, "facts": 0, "traced": 0}
+    stats = {"problems": 1, "aux_not_needed": 0, "clauses_dropped": 0, "build_failed": 0, "engine_failed": 0, "facts": 0, "traced": 0}
     drawn = random_problem(index, cfg)
     problem, diagram = None, None
     for clause in drawn.setup:  # clause by clause: one that cannot be drawn is dropped, not the problem
@@ -197,9 +202,23 @@ def theorems_of(index: int, cfg: SynthConfig) -> tuple[list[Theorem], dict]:
         aux = tuple(c for c in problem.setup if set(c.points) & (needed - statement))
         thm = GeometryProblem("", CONSTRUCTIONS, setup, aux, (tuple(fact.split()),), "")
         named, _ = alphabetize(thm)
-        text = GeometryProblem("", CONSTRUCTIONS, named.setup, (), named.goals, "").text
-        out.append(Theorem(text, tuple(str(c) for c in named.aux), " ".join(named.goals[0]), proof.length, index))
+        bare = GeometryProblem("", CONSTRUCTIONS, named.setup, (), named.goals, "")
+        needed = bool(aux) and not _solves_alone(bare, index, cfg)
+        stats["aux_not_needed"] += bool(aux) and not needed
+        out.append(Theorem(bare.text, tuple(str(c) for c in named.aux), " ".join(named.goals[0]), proof.length,
+                           index, needed))
     return out, stats
+
+
+def _solves_alone(statement: GeometryProblem, index: int, cfg: SynthConfig) -> bool:
+    """Whether DD+AR proves the statement without the auxiliary clauses its traced proof used: then it
+    is no example of a needed auxiliary point (the proof found first merely went through one)."""
+    from formal.geometry.engine import SOLVED, BuildError, EngineError, build, deduce
+
+    try:
+        return deduce(build(statement, seed=index, attempts=3), timeout=cfg.engine_timeout).status == SOLVED
+    except (BuildError, EngineError):
+        return True  # not checkable: not kept as an auxiliary example
 
 
 def numerically_true_facts(diagram, limit: int) -> tuple[str, ...]:
@@ -299,8 +318,8 @@ def read_shard(path: Path) -> tuple[dict, list[Theorem]] | None:
     """A finished shard, or None for one that is missing or unreadable (it is redone)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        theorems = [Theorem(t["statement"], tuple(t["aux"]), t["goal"], int(t["proof_length"]), int(t["problem"]))
-                    for t in data["theorems"]]
+        theorems = [Theorem(t["statement"], tuple(t["aux"]), t["goal"], int(t["proof_length"]), int(t["problem"]),
+                            bool(t.get("needed", False))) for t in data["theorems"]]
         return data["stats"], theorems
     except (OSError, ValueError, KeyError, TypeError):
         return None

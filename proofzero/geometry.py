@@ -99,8 +99,10 @@ def _synth(args: argparse.Namespace) -> int:
     print(f"{s['problems']} random problems ({s['problems_failed']} failed to draw): {s['facts_derived']} facts derived, "
           f"{s['theorems_found']} theorems (proof >= {cfg.min_proof_steps} steps), {s['duplicates']} duplicates, "
           f"{s['decontaminated']} dropped as evaluation statements")
-    print(f"kept {s['theorems']} theorems, {s['theorems_with_aux']} needing auxiliary points ({100 * s['aux_share']:.2f}%), "
-          f"{s['pairs']} training pairs {s['splits']}; mean proof {s['mean_proof_length']} steps")
+    print(f"kept {s['theorems']} theorems, {s['theorems_with_aux']} whose traced proof uses auxiliary points "
+          f"({100 * s['aux_share']:.2f}%), {s['theorems_needing_aux']} of them unprovable by DD+AR without them "
+          f"({100 * s['needed_share']:.3f}%); mean proof {s['mean_proof_length']} steps")
+    print(f"{s['pairs']} training pairs ({s['pairs_from']}) {s['splits']}")
     print(f"yield: {s['theorems_per_cpu_hour']} theorems / CPU-hour, {s['aux_theorems_per_cpu_hour']} with auxiliary "
           f"points / CPU-hour ({s['cpu_seconds']} CPU s)")
     print(f"-> {args.out}/theorems.jsonl, pairs.jsonl, dataset/ (train: proofzero train sft geometry/proposer_tiny.yaml "
