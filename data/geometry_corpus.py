@@ -155,7 +155,8 @@ def write_dataset(pairs: list[tuple[str, str, Theorem]], out: Path, cfg: SynthCo
         split = _split_of(t.problem, cfg)
         for k, v in (("state", state), ("tactic", tactic), ("value_target", None), ("full_name", f"synthetic/{t.problem}")):
             rows[split][k].append(v)
-    dd = DatasetDict({s: Dataset.from_dict(r, features=features) for s, r in rows.items()})
+    # An empty split is left out (an empty Arrow table does not load back); SFT reads train (+ val if any).
+    dd = DatasetDict({s: Dataset.from_dict(r, features=features) for s, r in rows.items() if r["state"]})
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     dd.save_to_disk(str(tmp / "random"))
