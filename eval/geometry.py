@@ -19,9 +19,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from formal.geometry import heuristics
-from formal.geometry.engine import SOLVED, BuildError, Deduction, Diagram, EngineError, add_construction, build, deduce
+from formal.geometry.engine import (
+    SOLVED,
+    BuildError,
+    Deduction,
+    Diagram,
+    EngineError,
+    add_construction,
+    build,
+    deduce,
+)
 from formal.geometry.proof import Proof, recheck, traceback
-from formal.geometry.syntax import GeometryProblem, SyntaxError_, Unreadable, alphabetize, fresh_names, parse_clause, rename
+from formal.geometry.syntax import (
+    COORDINATES,
+    GeometryProblem,
+    SyntaxError_,
+    Unreadable,
+    alphabetize,
+    fresh_names,
+    parse_clause,
+    rename,
+)
 from search.construction_beam import BeamConfig, Extension, beam_search
 from search.policy import Evaluation, PolicyValue, Suggestion
 
@@ -92,7 +110,7 @@ class DiagramEngine:
         try:
             clause = parse_clause(construction, dialect="newclid")
             back = alphabetize(problem)[1]  # alphabetized name -> the problem's own
-            new = [p for p in clause.points]
+            new = list(clause.points)
             fresh = fresh_names(set(problem.points), len(new))
             mapping = {**back, **dict(zip(new, fresh))}
             clause = rename(_one_clause_problem(clause, problem), mapping).aux[-1]
@@ -173,7 +191,8 @@ def solve(problem: GeometryProblem | Unreadable, cfg: GeometryEvalConfig, propos
     if cfg.recheck:
         try:
             ok = recheck(proof, state.diagram, seed=cfg.seed + 1)
-            checked = f"{sum(ok)}/{len(ok)}"
+            # a problem given by coordinates has one drawing: its steps are checked on that one
+            checked = f"{sum(ok)}/{len(ok)}" + (" (given coordinates)" if problem.kind == COORDINATES else "")
         except BuildError as e:
             checked = f"no fresh drawing ({e})"
     figure = ""
@@ -222,7 +241,7 @@ def summarize(rows: list[Row], cfg: GeometryEvalConfig, source: str) -> dict:
 
 
 def _all_ok(s: str) -> bool:
-    k, _, n = s.partition("/")
+    k, _, n = s.split()[0].partition("/") if s else ("", "", "")
     return k == n and k.isdigit()
 
 

@@ -159,8 +159,8 @@ def _proposer(cfg):
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from eval.geometry import format_table, proof_to_json, row_from_json, row_to_json, select, solve, summarize
     from data.geometry_synth import atomic_write
+    from eval.geometry import format_table, proof_to_json, row_to_json, select, solve, summarize
 
     path, cfg = _eval_config(args)
     problems = _problems(path)
@@ -203,8 +203,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _resume(run_dir: Path, config: dict) -> dict:
     """Rows of an earlier run of the same config in run_dir (its problems are not solved again)."""
-    from eval.geometry import row_from_json
     from data.geometry_synth import atomic_write
+    from eval.geometry import row_from_json
 
     path = run_dir / "config.json"
     if path.is_file():

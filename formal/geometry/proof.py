@@ -135,7 +135,8 @@ def traceback(deduction: Deduction, fact: str | None = None) -> Proof:
 
 def recheck(proof: Proof, diagram: Diagram, seed: int) -> tuple[bool, ...]:
     """Each step's conclusion checked numerically on the same problem (auxiliary clauses included)
-    drawn afresh with `seed`. Raises BuildError when no fresh drawing can be made."""
+    drawn afresh with `seed` (a problem given by coordinates has only its own drawing). Raises
+    BuildError when no fresh drawing can be made."""
     fresh = build(diagram.problem, seed=seed)
     return tuple(check_numerically(fresh, s.fact) for s in proof.steps)
 
