@@ -63,6 +63,7 @@ def draw(diagram: Diagram, path: str | Path, title: str = "", goal: str = "") ->
         ax.plot([x], [y], "o", color=color, ms=5 if p not in aux_points else 7, zorder=3)
         ax.annotate(p, (x, y), textcoords="offset points", xytext=(4, 4), color=color, fontsize=10, zorder=4)
     ax.set_aspect("equal")
+    ax.margins(0.08)  # room for the labels of points on the edge
     ax.axis("off")
     lines = [title] if title else []
     if goal:
