@@ -179,6 +179,8 @@ def solve(problem: GeometryProblem | Unreadable, cfg: GeometryEvalConfig, propos
     if first.status != SOLVED:
         if cfg.aux == "none" or proposer is None:
             return done("saturated", engine_runs=1)
+        if problem.kind == COORDINATES:  # AlphaGeometry 2's problems come with their auxiliary points
+            return done("saturated", engine_runs=1, error="no auxiliary constructions are drawn into a problem given by coordinates")
         result = beam_search(state, DiagramEngine(cfg.engine_timeout), proposer, cfg.beam)
         runs += result.engine_runs
         extra = dict(invalid=result.invalid, proposer_calls=result.proposer_calls)

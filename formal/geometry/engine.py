@@ -269,8 +269,8 @@ def deduce(diagram: Diagram, *, goal: bool = True, goals: tuple[str, ...] | None
         solved = solver.run()
     except EngineError:
         raise
-    except (ValueError, KeyError, AttributeError) as e:  # newclid refusing to replay a deduction
-        raise EngineError(f"newclid could not follow yuclid's deductions: {_first_line(e)}") from None
+    except Exception as e:  # noqa: BLE001 -- newclid failing inside (e.g. refusing to replay a deduction) is an environment error
+        raise EngineError(f"newclid failed following yuclid's deductions: {type(e).__name__}: {_first_line(e)}") from None
     status = SOLVED if (goal or goals) and solved else SATURATED
     return Deduction(diagram, status, solver, time.perf_counter() - t0)
 
