@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import sys
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,7 +55,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    warnings.filterwarnings("ignore", category=RuntimeWarning, module="newclid")  # numpy noise in its sketches
     return {"synth": _synth, "eval": _eval, "solve": _solve}[args.action](args)
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -122,6 +123,8 @@ def _backend():
         raise EngineUnavailable(f"newclid is not installed ({e}): pip install -c constraints.txt -e '.[geometry]'") from None
     for name in ("newclid", "py_yuclid"):  # their INFO/WARNING lines say nothing to a user of this adapter
         logging.getLogger(name).setLevel(logging.ERROR)
+    # numpy's divide-by-zero warnings from newclid's sketches of degenerate candidates (which it refuses)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"newclid\.")
 
     class TimedYuclid(yuclid_adapter.YuclidAdapter):
         """py-yuclid's adapter with a wall-clock limit on the binary (it has none). Overrides the
