@@ -117,4 +117,5 @@ def test_synth_train_export_and_model_eval(tmp_path):
          "beam.proposals=4", "beam.beam_size=2", "--no-progress")
     (row,) = map(json.loads, (out / "rows.jsonl").read_text().splitlines())
     assert row["status"] in ("solved", "saturated", "budget")
-    assert row["proposer_calls"] >= 1 and row["engine_runs"] + row["invalid"] >= 2
+    assert row["proposer_calls"] >= 1  # the model was asked (a 4-step model may suggest nothing drawable)
+    assert row["engine_runs"] >= 1 and "<= 4 DD+AR runs" in row["budget"]
