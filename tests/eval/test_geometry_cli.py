@@ -85,10 +85,12 @@ def test_eval_heuristic_solves_with_an_auxiliary_point(problems, tmp_path):
     (["solve", SETS / "examples.txt", "--problem", "nope"], "no problem"),
     (["eval", SETS / "examples.txt", "beam.depth=0"], "bad config"),
     (["synth", "--out", "{file}/out"], "--out"),
+    (["eval", "{binary}"], "not a UTF-8 text file"),
 ])
 def test_user_errors_are_one_line(args, message, tmp_path):
     (tmp_path / "file").write_text("")
-    args = [str(a).replace("{file}", str(tmp_path / "file")) for a in args]
+    (tmp_path / "binary").write_bytes(b"\xff\xfe\x00 not text")
+    args = [str(a).replace("{file}", str(tmp_path / "file")).replace("{binary}", str(tmp_path / "binary")) for a in args]
     p = _cli(*args, check=False)
     assert p.returncode == 2
     assert message in p.stderr and len(p.stderr.strip().splitlines()) == 1
