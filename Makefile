@@ -35,7 +35,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is required"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	DS_BUILD_OPS=0 $(BIN)/pip install -q -c constraints.txt -e '.[dev,model,train,dist]'
+	DS_BUILD_OPS=0 $(BIN)/pip install -q -c constraints.txt -e '.[dev,model,train,dist,geometry]'
 	@touch $(STAMP)
 
 # CUDA builds of torch (nvidia-* wheels) must never land on a CPU machine.

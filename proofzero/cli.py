@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ttrl": ("proofzero.ttrl", "test-time RL on hard targets: variants, statement filters, a specialist RL loop per target"),
     "mathscale": ("proofzero.mathscale", "MathScale: concept walks, LLM generation, Coq-decided problems for RL, MWPBench scoring"),
     "wemath": ("proofzero.wemath", "WE-Math: four-dimensional scoring of responses (IK/IG/CM/RM), an endpoint runner"),
+    "geometry": ("proofzero.geometry", "AlphaGeometry: synthetic theorems, DD+AR (newclid) with auxiliary constructions, solve rates"),
     "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 
