@@ -77,7 +77,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a config (path or name under configs/; default rl/laptop.yaml) and key=value overrides")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--profile", default=None, metavar="NAME",
-                   help="a cluster profile on top of the config (configs/cluster/): its train keys go to learner.*, its eval keys to actors.*")
+                   help="a cluster profile on top of the config (configs/cluster/): "
+                        "its train keys go to learner.*, its eval keys to actors.*")
 
 
 class CheckpointPolicies:

@@ -21,12 +21,12 @@ from pathlib import Path
 import lightning as L
 import torch
 import yaml
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
     TQDMProgressBar,
 )
-from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, Strategy
 
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # Lightning's own use of a deprecated torch API (lightning/pytorch/utilities/_pytree.py): nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+# On any machine with Slurm's client installed, Lightning advises `srun` for every run outside a job:
+# a run outside a job is meant to be local (under srun, train/slurm.py sees the job).
+warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
 
 LAST = "last.ckpt"
 
