@@ -198,6 +198,9 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
 def _slurm_environment(cfg: TrainConfig) -> SLURMEnvironment:
     """Lightning's view of the Slurm task, checked here so a mismatch is one line, not a traceback."""
     tasks, per_node = os.environ.get("SLURM_NTASKS", "1"), os.environ.get("SLURM_NTASKS_PER_NODE")
+    if int(tasks) > 1 and "SLURM_STEP_ID" not in os.environ:  # the batch script itself: rank 0 would wait for the rest
+        raise TrainSetupError(f"this Slurm job has {tasks} tasks, but this process is the batch script, not one of "
+                              "them: start training with srun (as slurm/train.sbatch does)")
     if int(tasks) > 1 and per_node is None:
         raise TrainSetupError(f"this Slurm job has {tasks} tasks but no --ntasks-per-node, which Lightning needs "
                               "to place the ranks: submit with --ntasks-per-node=N (one task per device)")

@@ -16,7 +16,7 @@ from train.config import TrainConfig
 pytest.importorskip("lightning")
 
 SLURM_VARS = ("SLURM_NTASKS", "SLURM_NTASKS_PER_NODE", "SLURM_JOB_NUM_NODES", "SLURM_NNODES", "SLURM_JOB_NAME",
-              "SLURM_JOB_ID", "SLURM_PROCID")
+              "SLURM_JOB_ID", "SLURM_PROCID", "SLURM_STEP_ID")
 
 
 @pytest.fixture()
@@ -68,10 +68,12 @@ def test_a_bad_profile_is_one_line(tmp_path, no_slurm):
 
 
 @pytest.mark.parametrize("env, overrides, message", [
-    ({"SLURM_NTASKS": "2"}, ["devices=2"], "no --ntasks-per-node"),
-    ({"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2"}, ["devices=4", "accelerator=cpu"], "set devices=2"),
-    ({"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2"}, ["devices=2", "accelerator=cpu"],
-     "set num_nodes=2"),
+    ({"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2"}, ["devices=2"], "start training with srun"),
+    ({"SLURM_NTASKS": "2", "SLURM_STEP_ID": "0"}, ["devices=2"], "no --ntasks-per-node"),
+    ({"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_STEP_ID": "0"}, ["devices=4", "accelerator=cpu"],
+     "set devices=2"),
+    ({"SLURM_NTASKS": "4", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "2", "SLURM_STEP_ID": "0"},
+     ["devices=2", "accelerator=cpu"], "set num_nodes=2"),
 ])
 def test_a_job_that_does_not_match_the_config_is_one_line(no_slurm, tmp_path, env, overrides, message):
     from train.trainer import TrainSetupError, build_trainer

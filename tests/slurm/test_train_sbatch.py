@@ -55,7 +55,7 @@ def test_two_tasks_train_as_two_ranks_and_write_one_checkpoint(uninterrupted):
 
 
 def test_the_warning_signal_saves_requeues_and_the_job_resumes_the_same_curve(slurm, uninterrupted, traced_dataset,  # noqa: F811
-                                                                             tmp_path):
+                                                                             tmp_path, request):
     """The signal goes to the job's steps, as `--signal=USR1@T` (no B:) sends it before the time limit;
     sent here once training is under way, so the test does not depend on how fast the machine starts."""
     job = submit(slurm, traced_dataset, tmp_path)
@@ -69,6 +69,7 @@ def test_the_warning_signal_saves_requeues_and_the_job_resumes_the_same_curve(sl
         assert slurm.state(job) in ("PENDING", "RUNNING"), f"ended before training:\n{job_log(tmp_path / 'job-*.out')}"
         assert time.monotonic() < deadline, "no training step after 300 s"
         time.sleep(0.2)
+    request.getfixturevalue("timer_probes")  # queued now: they run while the requeued job is held
     slurm.run("scancel", "--signal=USR1", job)
     (record,) = slurm.wait(job, timeout=400)
     log = job_log(tmp_path / "job-*.out", chars=20000)
@@ -94,7 +95,8 @@ def test_the_warning_signal_saves_requeues_and_the_job_resumes_the_same_curve(sl
 
 # Slurm's own timer: where `--signal` sends the signal, and how long before the limit. Both variants
 # at once, one CPU each: with B: (slurm/rl.sbatch traps it in the batch shell), without (train.sbatch:
-# the srun tasks, which is what Lightning's ranks are).
+# the srun tasks, which is what Lightning's ranks are). Submitted while the requeue test's job waits out
+# its requeue hold, so the two share the wall time.
 PROBE = """
 srun bash -c 'trap "echo step \\$(date +%s) >> {out}; exit 0" USR1; while sleep 0.2; do :; done' &
 STEP=$!
@@ -103,19 +105,25 @@ wait $STEP
 """
 
 
-def test_slurm_signals_the_steps_or_with_B_the_batch_shell_well_before_the_time_limit(slurm, tmp_path):
+@pytest.fixture(scope="module")
+def timer_probes(slurm, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    out = tmp_path_factory.mktemp("probes")
     jobs = {}
     for variant, signal in (("steps", "USR1@30"), ("batch", "B:USR1@30")):
-        out = tmp_path / f"{variant}.txt"
         jobs[variant] = slurm.run("sbatch", "--parsable", "--cpus-per-task=1", "--time=1", f"--signal={signal}",
-                                  f"--output={tmp_path}/{variant}-%j.out",
-                                  f"--wrap={PROBE.format(out=out)}").stdout.strip()
+                                  f"--output={out}/{variant}-%j.out",
+                                  f"--wrap={PROBE.format(out=out / (variant + '.txt'))}").stdout.strip()
+    return out, jobs
+
+
+def test_slurm_signals_the_steps_or_with_B_the_batch_shell_well_before_the_time_limit(slurm, timer_probes):
+    out, jobs = timer_probes
     for variant, job in jobs.items():
-        (record,) = slurm.wait(job, timeout=150)
-        path = tmp_path / f"{variant}.txt"
+        (record,) = slurm.wait(job, timeout=200)
+        path = out / f"{variant}.txt"
         got = [line.split() for line in path.read_text().splitlines()] if path.exists() else []
         expected = "step" if variant == "steps" else "batch"
-        assert [who for who, _ in got] == [expected], (variant, got, job_log(tmp_path / f"{variant}-*.out"))
+        assert [who for who, _ in got] == [expected], (variant, got, job_log(out / f"{variant}-*.out"))
         start = time.mktime(time.strptime(record["StartTime"], "%Y-%m-%dT%H:%M:%S"))
         lead = start + 60 - int(got[0][1])
         assert 30 <= lead <= 60, f"{variant}: signalled {lead:.0f} s before the limit"
