@@ -1,9 +1,9 @@
 """slurm/eval_array.sbatch and slurm/eval_ray.sbatch on a real Slurm, against one unsharded
 `proofzero eval` of the same command on real Coq (a scripted policy: seeded, so rows can be compared).
 
-    array 0-2 ─┬─ task 0 ── shards/0-of-3 ─┐
-               ├─ task 1 ── shards/1-of-3 ─┼─ merge job ── results.json, comparison.json  == unsharded
-               └─ task 2 ✗ (cancelled) ────┘   (refused until `--array=2` has run again)
+    array 0-2 ─┬─ task 0 ── shards/0-of-3 ───────────────────┐
+               ├─ task 1 ✗ killed after one row; `--array=1` ─┼─ merge job ── results.json, comparison.json
+               └─ task 2 ── shards/2-of-3 ───────────────────┘   == unsharded (refused while shard 1 is missing)
     eval_ray: Ray head in a job step ── proofzero eval runner=ray ── rows == unsharded
 """
 
@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,29 +84,36 @@ def same_run(a: Path, b: Path) -> None:
 
 def test_an_array_of_three_shards_merges_into_the_unsharded_run(slurm, suite, unsharded, tmp_path):
     out = tmp_path / "out"
+    shards = out / "andor" / "shards"
     args = ["3", "--suite", str(suite), "--out", str(out), *PROVER]
     log = [f"--output={tmp_path}/%x-%A_%a.out", "--time=10"]
     array = slurm.sbatch("eval_array.sbatch", *args, options=["--array=0-2", *log])
-    slurm.cancel(f"{array}_2")  # one task killed (the node runs two at a time: it has not started)
+    partial = shards / "1-of-3" / "results.json.partial.jsonl"  # shard 1: false_nat and mul_hard, the slow ones
+    deadline = time.monotonic() + 300
+    while not (partial.is_file() and len(partial.read_text().splitlines()) >= 2):  # its header and one row
+        assert not (shards / "1-of-3" / "results.json").exists(), "shard 1 finished before it could be killed"
+        assert time.monotonic() < deadline, "shard 1 wrote no row in 300 s"
+        time.sleep(0.05)
+    slurm.cancel(f"{array}_1")  # killed mid-run
     records = slurm.wait(array, timeout=300)
     states = {r["ArrayTaskId"]: r["JobState"] for r in records}
-    assert states.pop("2", "CANCELLED") == "CANCELLED"  # a pending task cancelled may leave no record at all
-    assert states == {"0": "COMPLETED", "1": "COMPLETED"}, job_log(tmp_path / "*.out")
-    assert not (out / "andor" / "shards" / "2-of-3").exists()
+    assert states == {"0": "COMPLETED", "1": "CANCELLED", "2": "COMPLETED"}, job_log(tmp_path / "*.out")
+    assert not (shards / "1-of-3" / "results.json").exists()
 
     merge = slurm.sbatch("eval_array.sbatch", *args, options=log)
     (record,) = slurm.wait(merge, timeout=300)
     assert record["JobState"] == "FAILED"
-    assert "shards 2 of 3 have not finished" in job_log(tmp_path / f"*-{merge}_*.out")
+    assert "shards 1 of 3 have not finished" in job_log(tmp_path / f"*-{merge}_*.out")
     assert not (out / "andor" / "results.json").exists()
 
-    shards = out / "andor" / "shards"
-    done = {p: p.stat().st_mtime_ns for p in shards.glob("[01]-of-3/**/*") if p.is_file()}
-    rerun = slurm.sbatch("eval_array.sbatch", *args, options=["--array=2", *log])
+    done = {p: p.stat().st_mtime_ns for p in shards.glob("[02]-of-3/**/*") if p.is_file()}
+    rerun = slurm.sbatch("eval_array.sbatch", *args, options=["--array=1", *log])
     (record,) = slurm.wait(rerun, timeout=300)
-    assert record["JobState"] == "COMPLETED", job_log(tmp_path / f"*-{rerun}_*.out")
+    rerun_log = job_log(tmp_path / f"*-{rerun}_*.out")
+    assert record["JobState"] == "COMPLETED", rerun_log
+    assert "resuming: 1 of 2 theorems already done" in rerun_log  # only the row the kill cost is computed
     assert {p: p.stat().st_mtime_ns for p in done} == done, "the rerun touched only its own shard"
-    assert set(rows(shards / "2-of-3" / "results.json")) == {n for n in STATEMENTS if shard_of(n, 3) == 2}
+    assert set(rows(shards / "1-of-3" / "results.json")) == {"false_nat", "mul_hard"}
 
     merge = slurm.sbatch("eval_array.sbatch", *args, options=log)
     (record,) = slurm.wait(merge, timeout=300)
