@@ -72,6 +72,9 @@ def read_profile(name: str | Path, section: str) -> DictConfig:
     unknown = sorted(set(data.keys()) - set(PROFILE_SECTIONS))
     if unknown:
         raise UserError(f"profile {name}: unknown sections {unknown} (a profile has {', '.join(PROFILE_SECTIONS)})")
+    scalar = [k for k in data.keys() if data[k] is not None and not isinstance(data[k], DictConfig)]
+    if scalar:
+        raise UserError(f"profile {name}: section {scalar[0]} must map keys to values")
     if section == "rl":
         layer = OmegaConf.create({})
         for key, where in (("train", "learner"), ("eval", "actors")):

@@ -205,7 +205,7 @@ def _slurm_environment(cfg: TrainConfig) -> SLURMEnvironment:
         raise TrainSetupError(f"this Slurm job has {tasks} tasks but no --ntasks-per-node, which Lightning needs "
                               "to place the ranks: submit with --ntasks-per-node=N (one task per device)")
     devices, nodes = _devices(cfg.devices), os.environ.get("SLURM_NNODES", "1")
-    if per_node is not None and per_node.isdigit() and devices != "auto" and devices != int(per_node):
+    if per_node is not None and per_node.isdigit() and isinstance(devices, int) and devices != int(per_node):
         raise TrainSetupError(f"devices={cfg.devices} but the Slurm job runs {per_node} tasks per node: set "
                               f"devices={per_node} (the cluster/slurm-* profiles read it from Slurm)")
     if nodes.isdigit() and int(nodes) != cfg.num_nodes:

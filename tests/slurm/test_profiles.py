@@ -62,6 +62,9 @@ def test_a_bad_profile_is_one_line(tmp_path, no_slurm):
     bad.write_text("trian:\n  devices: 2\n")
     with pytest.raises(UserError, match=r"unknown sections \['trian'\]"):
         read_profile(str(bad), "train")
+    bad.write_text("eval: 3\n")
+    with pytest.raises(UserError, match="section eval must map keys to values"):
+        read_profile(str(bad), "rl")
     bad.write_text("train:\n  devise: 2\n")
     with pytest.raises(UserError, match="bad config"):
         load_config(TrainConfig, "train/sft.yaml", [], read_profile(str(bad), "train"))
