@@ -24,7 +24,11 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
 say() { echo "slurm/local: $*" >&2; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() {  # alive DIR/NAME.pid: that pid runs NAME (a stale file's pid may have been reused)
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(basename "$1" .pid)" ]
+}
 answers() { SLURM_CONF=$CONF timeout 10 sinfo -h -o %t >/dev/null 2>&1; }
 
 install_packages() {

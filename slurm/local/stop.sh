@@ -12,7 +12,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 say() { echo "slurm/local: $*" >&2; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() {  # alive DIR/NAME.pid: that pid runs NAME (a stale file's pid may have been reused)
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$(basename "$1" .pid)" ]
+}
 
 stop() {  # stop NAME: TERM the pid in NAME.pid, wait for it, KILL if it lingers
     local pidfile=$STATE/$1.pid
