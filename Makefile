@@ -10,12 +10,13 @@ COQ_PACKAGES := coq libcoq-coquelicot libcoq-mathcomp-ssreflect libcoq-hammer
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo demo-ttrl test test-fast setup coq venv bench bench-train bench-search no-cuda clean help
+.PHONY: demo demo-ttrl test test-fast setup coq slurm slurm-start slurm-stop venv bench bench-train bench-search no-cuda clean help
 
 help:
 	@echo "make demo   - set up, trace a slice of Coq's stdlib into a dataset, fine-tune + export the tiny model, RL rounds from it, then automation / model-free / SFT / RL side by side on the held-out pool"
 	@echo "make demo-ttrl - after make demo: test-time RL on one held-out target (variants, filters, a specialist RL loop); prints the variant tree and the proof"
-	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included)"
+	@echo "make test   - set up, then run the whole test suite (slow end-to-end tests included; the Slurm tests as root or with PROOFZERO_SLURM=1)"
+	@echo "make slurm-start / slurm-stop - a one-node Slurm cluster on this machine, to try slurm/*.sbatch (README: Slurm)"
 	@echo "make bench  - Coq session benchmarks (results go in bench/README.md by hand)"
 	@echo "make bench-train - CPU training throughput, plain PyTorch loop vs Lightning (tiny, small; ~5 min)"
 	@echo "make bench-search - search overhead outside model and Coq calls, batched vs unbatched inference (~5 min)"
@@ -30,6 +31,18 @@ coq:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Slurm for tests/slurm/ (a local one-node cluster the tests start and stop): Debian's slurmctld, slurmd,
+# slurm-client and munge. Installed where those tests run: as root (CI) or with PROOFZERO_SLURM=1 (sudo).
+slurm:
+	@if [ "$$(id -u)" = 0 ] || [ "$$PROOFZERO_SLURM" = 1 ]; then slurm/local/start.sh --install; \
+	else echo "Slurm tests skipped (not root): PROOFZERO_SLURM=1 make test installs Slurm and runs them"; fi
+
+slurm-start:
+	@slurm/local/start.sh >/dev/null && echo 'cluster up: export SLURM_CONF=$(or $(PROOFZERO_SLURM_DIR),/tmp/proofzero-slurm)/slurm.conf'
+
+slurm-stop:
+	@slurm/local/stop.sh
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
@@ -43,7 +56,7 @@ no-cuda: venv
 	@if $(BIN)/pip list 2>/dev/null | grep -qi '^nvidia-'; then \
 	  echo "error: nvidia-* wheels are installed; every pip call must go through constraints.txt"; exit 1; fi
 
-test: setup no-cuda
+test: setup slurm no-cuda
 	$(BIN)/pytest -q -ra
 
 test-fast: setup

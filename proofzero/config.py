@@ -28,8 +28,10 @@ def resolve_config_path(name: str | Path) -> Path:
     raise UserError(f"config not found: {name} (looked as a path and under {CONFIG_DIR})")
 
 
-def load_config(schema: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
-    """Merge `schema` defaults, the YAML at `path` and dotted `key=value` overrides; validate types.
+def load_config(schema: type[T], path: str | Path | None = None, overrides: list[str] = (),
+                profile: DictConfig | None = None) -> T:
+    """Merge `schema` defaults, the YAML at `path`, a cluster profile's keys and dotted `key=value`
+    overrides, in that order; validate types.
 
     Returns an instance of the (frozen) dataclass `schema`, so the rest of the code sees plain
     Python objects. Unknown keys and wrong types are user errors, not tracebacks.
@@ -39,6 +41,8 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: list
         _thaw(cfg)  # frozen schemas are frozen once built, not while merging
         if path is not None:
             cfg = OmegaConf.merge(cfg, read_yaml(resolve_config_path(path)))
+        if profile is not None:
+            cfg = OmegaConf.merge(cfg, profile)
         bad = [o for o in overrides if "=" not in o]
         if bad:
             raise UserError(f"overrides must be key=value, got {bad}")
@@ -50,6 +54,34 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: list
     except (ValueError, TypeError) as e:  # raised by a schema's own __post_init__ validation
         raise UserError(f"bad config: {e}") from None
     return obj  # type: ignore[return-value]
+
+
+PROFILE_SECTIONS = ("train", "eval", "rl")
+
+
+def read_profile(name: str | Path, section: str) -> DictConfig:
+    """One command's part of a cluster profile (`configs/cluster/NAME.yaml`, by name or path): the same
+    training, eval and RL configs run on a laptop or a cluster with a profile on top. A profile has
+    up to three sections: `train` (TrainConfig keys, also the RL learner's `learner.*`), `eval`
+    (EvalConfig keys, also the RL actors' `actors.*`) and `rl` (RL keys). Values may read Slurm's
+    variables, `${oc.env:SLURM_NTASKS_PER_NODE,1}`, resolved when the command starts."""
+    p = Path(name)
+    if not p.is_file() and not (CONFIG_DIR / p).is_file() and not (CONFIG_DIR / p.with_suffix(".yaml")).is_file():
+        p = Path("cluster") / p  # a bare profile name
+    data = read_yaml(resolve_config_path(p))
+    unknown = sorted(set(data.keys()) - set(PROFILE_SECTIONS))
+    if unknown:
+        raise UserError(f"profile {name}: unknown sections {unknown} (a profile has {', '.join(PROFILE_SECTIONS)})")
+    scalar = [k for k in data.keys() if data[k] is not None and not isinstance(data[k], DictConfig)]
+    if scalar:
+        raise UserError(f"profile {name}: section {scalar[0]} must map keys to values")
+    if section == "rl":
+        layer = OmegaConf.create({})
+        for key, where in (("train", "learner"), ("eval", "actors")):
+            if data.get(key) is not None:
+                layer = OmegaConf.merge(layer, {where: data[key]})
+        return OmegaConf.merge(layer, data.get("rl") or {})
+    return data.get(section) or OmegaConf.create({})
 
 
 def read_yaml(path: Path) -> DictConfig:

@@ -10,6 +10,10 @@ Runs each prover config over the same suite with the same model and writes, unde
 statements and informal files and sets the suite's Lean project and checker limits (under the
 command line's own `key=value` overrides). A Lean suite runs on the Lean REPL (`lean.*`) and is
 checked by the Lean checker (`lean_checker.*`): docs/lean.md.
+
+`--shard I/N` evaluates only shard I of N (a stable hash of each theorem name; one task of a job array:
+slurm/eval_array.sbatch) into `<prover>/shards/I-of-N/`; the same command with `--merge` then writes
+what one unsharded run writes, from the finished shards (eval/shards.py).
 """
 
 from __future__ import annotations
@@ -37,14 +41,17 @@ from eval.attempts import (
 )
 from eval.config import EvalConfig
 from eval.report import format_comparison, write_comparison
-from eval.runner import RunResult, RunStopped, format_summary, run_suite
+from eval.runner import RunResult, RunStopped, atomic_write_json, format_summary, run_suite
+from eval.shards import Shard, ShardError, merge
 from formal.suite import Suite, SuiteError, load_suite
 from proofzero.cli import UserError
-from proofzero.config import CONFIG_DIR, load_config, read_yaml, resolve_config_path, to_dict
+from proofzero.config import CONFIG_DIR, load_config, read_profile, read_yaml, resolve_config_path, to_dict
 from proofzero.outputs import check_output_dir, check_output_file
 from proofzero.prove import DEFAULT_SUITE, limit_suite
 
 log = logging.getLogger(__name__)
+
+TRAILING_POSITIONALS = "overrides"  # `key=value` before and after the options alike
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attempts", type=int, default=None, metavar="K", help="pass@K: attempts per theorem")
     p.add_argument("--out", default=None, help="output directory (default: runs/eval/<suite>)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--profile", default=None, metavar="NAME",
+                   help="a cluster profile's eval settings on top of the prover configs (configs/cluster/)")
+    split = p.add_mutually_exclusive_group()
+    split.add_argument("--shard", default=None, metavar="I/N",
+                       help="evaluate only shard I of N (theorems by a stable hash of their names): one job-array task")
+    split.add_argument("--merge", action="store_true",
+                       help="merge the finished shards of the same command into results.json and the comparison")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config overrides for every prover, e.g. andor.k=4")
 
@@ -70,7 +84,8 @@ def load_configs(args: argparse.Namespace, suite_overrides: list[str] = ()) -> l
         overrides.append(f"policy.checkpoint={args.checkpoint}")
     if args.attempts is not None:
         overrides.append(f"attempts={args.attempts}")
-    cfgs = [load_config(EvalConfig, resolve_config_path(c), overrides) for c in (args.prover or ["eval/andor"])]
+    profile = read_profile(args.profile, "eval") if getattr(args, "profile", None) else None
+    cfgs = [load_config(EvalConfig, resolve_config_path(c), overrides, profile) for c in (args.prover or ["eval/andor"])]
     labels = [c.label for c in cfgs]
     if len(set(labels)) != len(labels):
         raise UserError(f"two prover configs share a label ({', '.join(labels)}): set name= in one of them")
@@ -330,17 +345,26 @@ def run(args: argparse.Namespace) -> int:
     parts = {cfg.label: limit_suite(suite, cfg.limit) for cfg in cfgs}
     if not all(len(part) for part in parts.values()):
         raise UserError(f"suite {args.suite} is empty")
+    try:
+        shard = Shard.parse(args.shard) if args.shard else None
+    except ShardError as e:
+        raise UserError(str(e)) from None
+    if args.merge:
+        return _merge(parts, cfgs, out)
     runs: dict[str, RunResult] = {}
     policies = Policies()
     try:
         # Every model is loaded (and a bad checkpoint refused) before the first prover starts.
         policy_for = {cfg.label: policies.policy_for(cfg, _backend(suite)) for cfg in cfgs}
         for cfg in cfgs:
-            part = parts[cfg.label]
-            log.info("%s on %s: %s", cfg.label, part.name, cfg.budget_text())
+            part, where = parts[cfg.label], out / cfg.label
+            if shard is not None:
+                part, where = shard.select(part), shard.out_dir(where)
+                check_output_dir(where, "--out")
+            log.info("%s on %s%s (%d statements): %s", cfg.label, part.name,
+                     f", shard {shard.index}/{shard.count}" if shard else "", len(part), cfg.budget_text())
             try:
-                runs[cfg.label] = evaluate(part, cfg, policy_for[cfg.label], out / cfg.label,
-                                           progress=not args.no_progress)
+                runs[cfg.label] = evaluate(part, cfg, policy_for[cfg.label], where, progress=not args.no_progress)
             except RunStopped as e:  # a bug or a dead model server: not rows, a stopped run
                 hint = "" if args.verbose else " (-v shows the traceback)"
                 print(f"proofzero eval: error: {cfg.label}: {e}{hint}", file=sys.stderr)
@@ -348,6 +372,28 @@ def run(args: argparse.Namespace) -> int:
             print(format_summary(runs[cfg.label]) + "\n")
     finally:
         policies.close()
+    if shard is not None:
+        print(f"shard {shard.index}/{shard.count} done: {', '.join(str(shard.out_dir(out / c)) for c in runs)}; "
+              "when every shard is, the same command with --merge writes the results")
+        return 0
+    return _report(runs, out)
+
+
+def _merge(parts: dict[str, Suite], cfgs: list[EvalConfig], out: Path) -> int:
+    """The finished shards of each prover as one run: results.json and the comparison, as unsharded."""
+    runs: dict[str, RunResult] = {}
+    for cfg in cfgs:
+        config = {**to_dict(cfg), "suite": parts[cfg.label].name}
+        try:
+            runs[cfg.label] = merge(parts[cfg.label], out / cfg.label, config, cfg.budget_text())
+        except ShardError as e:
+            raise UserError(str(e)) from None
+        atomic_write_json(out / cfg.label / "results.json", runs[cfg.label].to_json())
+        print(format_summary(runs[cfg.label]) + "\n")
+    return _report(runs, out)
+
+
+def _report(runs: dict[str, RunResult], out: Path) -> int:
     paths = write_comparison(runs, out)
     print(format_comparison(runs))
     print(f"\nresults: {out}/<prover>/results.json   comparison: {paths['table']}"

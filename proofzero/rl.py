@@ -6,6 +6,9 @@ hash into an RL pool (attempted, learned from) and a held-out pool (only evaluat
 selectable, candidates and batching as in `proofzero eval`) on the newest published checkpoint; the
 held-out pool is evaluated by its own provers at the fixed `heldout.budget`, rows under
 `RUN_DIR/heldout/round_N/results.json`. Rerunning the same command resumes (docs/rl.md).
+`--profile NAME` puts a cluster profile (`configs/cluster/`) between CONFIG and the overrides. Under
+Slurm, role=learner may run as several tasks (one per GPU, slurm/rl.sbatch): task 0 runs the loop, the
+others join its learner (`RLLoop.follow`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +25,7 @@ from pathlib import Path
 from data.problems import PoolConfig
 from eval.config import EvalConfig
 from proofzero.cli import UserError
-from proofzero.config import CONFIG_DIR, load_config, resolve_config_path, split_overrides, to_dict
+from proofzero.config import CONFIG_DIR, load_config, read_profile, resolve_config_path, split_overrides, to_dict
 from proofzero.outputs import check_output_dir
 from train.config import TrainConfig
 from train.rl import LoopConfig
@@ -72,6 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rest", nargs="*", metavar="CONFIG|key=value",
                    help="a config (path or name under configs/; default rl/laptop.yaml) and key=value overrides")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--profile", default=None, metavar="NAME",
+                   help="a cluster profile on top of the config (configs/cluster/): "
+                        "its train keys go to learner.*, its eval keys to actors.*")
 
 
 class CheckpointPolicies:
@@ -233,7 +240,7 @@ def _quiet_lightning() -> None:
     """One log format (ours); the learner launches every round, and its device/tip/restore lines say nothing."""
     import train.trainer  # noqa: F401 -- Lightning installs its log handlers on import: clear them after
 
-    for name in ("lightning.pytorch", "lightning.fabric"):
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -255,9 +262,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"one CONFIG at most, got {configs}")
     path = configs[0] if configs else "rl/laptop.yaml"
     resolve_config_path(path)
-    cfg = load_config(RLConfig, path, overrides)
+    profile = read_profile(args.profile, "rl") if args.profile else None
+    cfg = load_config(RLConfig, path, overrides, profile)
     run_dir = Path(cfg.run_dir)
     check_output_dir(run_dir, "run_dir")
+    rank = _learner_rank(cfg)
 
     _quiet_lightning()
 
@@ -280,8 +289,9 @@ def run(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     from train.rl import _write_json
 
-    _write_json(run_dir / "pools.json", pools.describe())
-    _write_json(run_dir / "config.json", to_dict(cfg))
+    if rank == 0:
+        _write_json(run_dir / "pools.json", pools.describe())
+        _write_json(run_dir / "config.json", to_dict(cfg))
     backend = "lean" if pools.suite.format == "lean4" else "coq"
     init = Path(_resolve(cfg.init_from)) if cfg.init_from else None
     if init is not None and not init.exists():
@@ -304,6 +314,14 @@ def run(args: argparse.Namespace) -> int:
         loop = RLLoop(cfg, learner, run_dir, sorted(by_name), play_pick,
                       evaluate if cfg.eval_every else None, init_checkpoint=init,
                       progress=not args.no_progress, role=cfg.role)
+        if rank > 0:
+            try:
+                loop.follow()
+            except (DataError, TrainSetupError, CheckpointError) as e:
+                raise UserError(str(e)) from None
+            finally:
+                heldout_policies.close()
+            return 0
         try:
             summary = loop.run()
         except (DataError, TrainSetupError, CheckpointError) as e:
@@ -312,6 +330,15 @@ def run(args: argparse.Namespace) -> int:
             heldout_policies.close()
     print(format_table(summary, loop.rows()))
     return 0
+
+
+def _learner_rank(cfg: RLConfig) -> int:
+    """This learner task's rank among several (Slurm tasks of role=learner), 0 otherwise."""
+    from train import slurm
+
+    if cfg.role != "learner" or not slurm.in_slurm_job():
+        return 0
+    return int(os.environ.get("SLURM_PROCID", "0") or 0)
 
 
 def _evaluate_heldout(cfg: RLConfig, suite, policies: CheckpointPolicies, checkpoint: Path | None, run_dir: Path,

@@ -1,4 +1,5 @@
-"""MetricsLog: the run's one continuous learning curve, `RUN_DIR/metrics.jsonl` (rank 0 writes it).
+"""MetricsLog: the run's one continuous learning curve, `RUN_DIR/metrics.jsonl` (rank 0 writes it);
+SlurmRequeue: save and requeue on Slurm's warning signal.
 
 Lightning's CSV logger starts a new version per launch; this file instead continues across resumes:
 on (re)start, rows past the checkpoint's step are dropped (they belong to work the checkpoint lost),
@@ -9,12 +10,19 @@ learning rate and tokens/s (all ranks); validation rows the synced validation me
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from train import slurm
+
+log = logging.getLogger(__name__)
 
 METRICS = "metrics.jsonl"
 
@@ -94,3 +102,71 @@ def _rewrite(path: Path, rows: list[dict]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     os.replace(tmp, path)
+
+
+class SlurmRequeue(L.Callback):
+    """Slurm's warning signal (train/slurm.py) turned into a checkpoint and a requeue, at a step boundary.
+
+    At each optimizer step the ranks agree whether any of them was signalled (one all-reduce of a flag,
+    like Lightning's own SIGTERM check). If so they save one checkpoint together,
+    `RUN_DIR/hpc_ckpt_STEP.ckpt` (written under a temporary name, then renamed: never half a checkpoint),
+    global rank 0 runs `scontrol requeue`, and every rank waits for the SIGTERM with which Slurm ends
+    this run, taking no further step: the requeued job resumes exactly there (`trainer.resume_path`), so
+    metrics.jsonl reads as one run. Steps that validate or save a regular checkpoint hand the save to the
+    next step, so the curve and checkpoints/ are those of an uninterrupted run. If Slurm refuses the
+    requeue (a job submitted with --no-requeue), training goes on: the checkpoint is there for a resubmit.
+    """
+
+    def __init__(self, run_dir: Path, busy_every: tuple[int, ...] = (), wait_s: float = 120.0) -> None:
+        self.run_dir = Path(run_dir)
+        self.busy_every = tuple(n for n in busy_every if n > 0)  # steps that validate or checkpoint
+        self.wait_s = wait_s
+        self._step = -1
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        slurm.catch_requeue_signal()  # the CLI installs it at start-up; the RL learner's launches land here
+        self._step = trainer.global_step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if step == self._step:  # within gradient accumulation: not a step boundary
+            return
+        self._step = step
+        if (trainer.max_steps > 0 and step >= trainer.max_steps) or any(step % n == 0 for n in self.busy_every):
+            return  # the same decision on every rank, without a collective
+        if not trainer.strategy.reduce_boolean_decision(slurm.signalled(), all=False):
+            return
+        path = self._save(trainer, step)
+        requeued = trainer.strategy.broadcast(slurm.requeue() if trainer.is_global_zero else False, src=0)
+        slurm.clear()
+        if not requeued:
+            log.warning("saved %s on Slurm's signal but could not requeue the job: training goes on "
+                        "(resubmitting the same command resumes from it)", path)
+            return
+        log.info("step %d saved to %s; waiting for Slurm to stop this run", step, path)
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
+            if trainer.received_sigterm:
+                raise SIGTERMException()
+            time.sleep(0.2)
+        log.warning("Slurm has not stopped the requeued run after %.0f s: training goes on", self.wait_s)
+
+    def _save(self, trainer: L.Trainer, step: int) -> Path:
+        final = self.run_dir / f"hpc_ckpt_{step}.ckpt"
+        tmp = self.run_dir / f".hpc_ckpt_{step}.ckpt.tmp"
+        trainer.save_checkpoint(tmp)  # every rank takes part (DeepSpeed writes its shards), then a barrier
+        if trainer.is_global_zero:
+            _remove(final)
+            os.replace(tmp, final)
+            for old in self.run_dir.glob("hpc_ckpt_*.ckpt"):
+                if old != final:
+                    _remove(old)
+        trainer.strategy.barrier("hpc_ckpt")
+        return final
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ SUMMARY = "summary.json"
 
 
 def summarize(cfg: TrainConfig, run_dir: Path, model_config: ProofNetConfig, step: int, seconds: float,
-              checkpoint: Path, data: dict, parameters: int) -> dict:
+              checkpoint: Path, data: dict, parameters: int, world_size: int = 1) -> dict:
     from train.trainer import write_json
 
     rows = read_metrics(run_dir / METRICS)
@@ -29,6 +29,7 @@ def summarize(cfg: TrainConfig, run_dir: Path, model_config: ProofNetConfig, ste
         "steps": step,
         "max_steps": cfg.max_steps,
         "parameters": parameters,
+        "processes": world_size,  # training processes (ranks) of this launch
         "model": cfg.model if not cfg.init_from else f"init_from {cfg.init_from}",
         "data": data,
         "seconds_this_launch": round(seconds, 1),
@@ -54,7 +55,8 @@ def format_summary(s: dict) -> str:
         return "-" if x is None else format(x, fmt)
 
     lines = [
-        f"{s['stage']} run {s['run_dir']}: {s['steps']}/{s['max_steps']} steps, {s['parameters'] / 1e6:.2f}M parameters",
+        f"{s['stage']} run {s['run_dir']}: {s['steps']}/{s['max_steps']} steps, {s['parameters'] / 1e6:.2f}M parameters"
+        + (f", {s['processes']} processes" if s.get("processes", 1) > 1 else ""),
         f"  train loss     {num(s['train_loss_first'])} -> {num(s['train_loss_last'])}",
     ]
     first, last = s.get("val_first") or {}, s.get("val_last") or {}

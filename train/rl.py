@@ -216,6 +216,27 @@ class RLLoop:
         self._write_state()
         return summary
 
+    def follow(self, poll_s: float = 1.0) -> None:
+        """Learner rank > 0 (role=learner as several Slurm tasks, one per GPU): rank 0 alone runs the loop
+        (replay, publishing, held-out evaluation, state.json); this rank joins each of its `learn` calls.
+        The chunk's step target follows from rank 0's state.json as `learn` computes it; the ranks meet in
+        the trainer's process group. Ends when rank 0 has finished its rounds."""
+        from train.learner import learn
+
+        done = self.state.get("learner_step", 0)
+        while True:
+            state = _read_json(self.run_dir / "state.json") or {}
+            if state.get("round", 0) >= self.cfg.rounds:
+                return
+            target, step = state.get("learner_target"), state.get("learner_step", 0)
+            if target and step < target:
+                to = min(target, step + self.cfg.publish_every)
+                if to > done:
+                    learn(self.learner, to)
+                    done = to
+                    continue
+            time.sleep(poll_s)
+
     def held_out(self, round_: int) -> dict | None:
         if self.evaluate is None or not self.cfg.eval_every:
             return None

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import lightning as L
 import torch
 import yaml
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import (
     LearningRateMonitor,
     ModelCheckpoint,
@@ -29,7 +31,8 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, Strategy
 
 from model.config import ProofNetConfig
-from train.callbacks import MetricsLog, read_metrics
+from train import slurm
+from train.callbacks import MetricsLog, SlurmRequeue, read_metrics
 from train.checkpoint import check_resumable, load_checkpoint, weights_only_loads, zero_safe_globals
 from train.config import TrainConfig
 from train.data import make_datamodule
@@ -39,8 +42,8 @@ log = logging.getLogger(__name__)
 
 # Lightning's own use of a deprecated torch API (lightning/pytorch/utilities/_pytree.py): nothing a user can act on.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-# Printed outside Slurm whenever `srun` is installed (the local cluster, a login node): a run outside an
-# allocation is meant to be one.
+# On any machine with Slurm's client installed, Lightning advises `srun` for every run outside a job:
+# a run outside a job is meant to be local (under srun, train/slurm.py sees the job).
 warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
 
 LAST = "last.ckpt"
@@ -64,12 +67,15 @@ def train(cfg: TrainConfig) -> dict | None:
     if ckpt_path is not None:
         check_resumable(ckpt_path)  # intact, and no pickle that runs code (a CheckpointError if not)
     trainer = build_trainer(cfg, run_dir)
+    if trainer.world_size > 1:
+        log.info("rank %d of %d (node %d) on %s", trainer.global_rank, trainer.world_size, trainer.node_rank,
+                 platform.node())
     if trainer.is_global_zero:
         _write_yaml(run_dir / "config.yaml", dataclasses.asdict(cfg))
     started = time.time()
     if ckpt_path is None and cfg.data.val_batches and not _has_val_row(run_dir, 0):
         trainer.validate(module, datamodule=datamodule, verbose=False)  # the curve's step-0 point
-    else:
+    elif ckpt_path is not None:
         log.info("resuming from %s", ckpt_path)
     # weights_only=True explicitly: Lightning's default (None) leaves it to torch, which an environment
     # variable (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD) turns into a full unpickle.
@@ -81,7 +87,7 @@ def train(cfg: TrainConfig) -> dict | None:
     from train.report import plot_metrics, summarize
 
     summary = summarize(cfg, run_dir, model_config, trainer.global_step, time.time() - started,
-                        final, datamodule.describe(), module.net.num_parameters())
+                        final, datamodule.describe(), module.net.num_parameters(), trainer.world_size)
     plot_metrics(run_dir)
     return summary
 
@@ -159,6 +165,10 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
     if cfg.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, cfg.log_every_n_steps // 2)))
     val = cfg.data.val_batches > 0
+    plugins = []
+    if slurm.in_slurm_job():  # ranks from Slurm's variables; requeue on its signal is ours (train/slurm.py)
+        plugins.append(_slurm_environment(cfg))
+        callbacks.append(SlurmRequeue(run_dir, (cfg.val_every_n_steps if val else 0, cfg.checkpoint_every_n_steps)))
     return L.Trainer(
         accelerator=accelerator,
         devices=_devices(cfg.devices),
@@ -181,7 +191,27 @@ def build_trainer(cfg: TrainConfig, run_dir: Path) -> L.Trainer:
         use_distributed_sampler=False,  # ResumableBatchSampler shards by rank itself
         default_root_dir=run_dir,
         deterministic=False,
+        plugins=plugins or None,
     )
+
+
+def _slurm_environment(cfg: TrainConfig) -> SLURMEnvironment:
+    """Lightning's view of the Slurm task, checked here so a mismatch is one line, not a traceback."""
+    tasks, per_node = os.environ.get("SLURM_NTASKS", "1"), os.environ.get("SLURM_NTASKS_PER_NODE")
+    if int(tasks) > 1 and "SLURM_STEP_ID" not in os.environ:  # the batch script itself: rank 0 would wait for the rest
+        raise TrainSetupError(f"this Slurm job has {tasks} tasks, but this process is the batch script, not one of "
+                              "them: start training with srun (as slurm/train.sbatch does)")
+    if int(tasks) > 1 and per_node is None:
+        raise TrainSetupError(f"this Slurm job has {tasks} tasks but no --ntasks-per-node, which Lightning needs "
+                              "to place the ranks: submit with --ntasks-per-node=N (one task per device)")
+    devices, nodes = _devices(cfg.devices), os.environ.get("SLURM_NNODES", "1")
+    if per_node is not None and per_node.isdigit() and isinstance(devices, int) and devices != int(per_node):
+        raise TrainSetupError(f"devices={cfg.devices} but the Slurm job runs {per_node} tasks per node: set "
+                              f"devices={per_node} (the cluster/slurm-* profiles read it from Slurm)")
+    if nodes.isdigit() and int(nodes) != cfg.num_nodes:
+        raise TrainSetupError(f"num_nodes={cfg.num_nodes} but the Slurm job has {nodes} nodes: set num_nodes={nodes} "
+                              "(the cluster/slurm-* profiles read it from Slurm)")
+    return SLURMEnvironment(auto_requeue=False)
 
 
 def _accelerator(cfg: TrainConfig) -> str:
