@@ -16,6 +16,7 @@ matchmaker, and their tactic executions are reported apart (`FilterReport.tactic
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from data.decontaminate import proposition_key
-from data.statement import Shape, parse
+from data.statement import parse
 from formal.session import EnvironmentCrash, InvalidStatement, Session
 from formal.theorem import Theorem
 from formal.verdict import Verdict
@@ -126,7 +127,7 @@ class StatementFilter:
             spent += n
             shape = parse(theorem) if self.cfg.contradictory else None
             if shape is not None and shape.hypotheses:  # before `trivial`: vacuous truth is the better reason
-                absurd = Shape(shape.variables, shape.hypotheses, "False").theorem(theorem, f"{theorem.name}_absurd")
+                absurd = dataclasses.replace(shape, conclusion="False").theorem(theorem, f"{theorem.name}_absurd")
                 try:
                     refuted, n = self.closed_by_automation(absurd)
                     spent += n

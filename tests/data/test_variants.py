@@ -162,3 +162,15 @@ def test_a_lemma_that_is_the_parent_after_intros_compares_equal_to_it():
     g = Goal((Hypothesis(("n",), "nat"), Hypothesis(("H",), "2 <= n")), "n * n >= 2 * n")
     (lemma,) = lemma_variants(parent, [g])
     assert proposition_key(lemma.theorem) == proposition_key(parent)
+
+
+def test_a_negated_comparison_is_not_weakened():
+    """`~ x * x = 0` is `~ (x * x = 0)`: `~ x * x <= 0` would be no weakening of it."""
+    t = Theorem("t", "forall x : R, x <> 0 -> ~ x * x = 0", header=R)
+    assert statements("weaken", t) == {"drop hypothesis 1": "forall (x : R), ~ x * x = 0"}
+
+
+def test_a_hypothesis_used_by_name_gets_no_variants():
+    """The canonical form drops hypothesis names: a statement that uses one cannot be rewritten."""
+    t = Theorem("t", "sqrt_pos x h = 1", binders="(x : R) (h : 0 < x)", header=R)
+    assert parse(t) is None and generate(t, ["specialise", "weaken"], rng()) == []
