@@ -40,8 +40,8 @@ def main() -> None:
     from data.problems import build_pools
     from eval.attempts import candidate_policies, make_pools
     from eval.games import play, with_budget
-    from proofzero.eval import evaluate
     from proofzero.config import load_config
+    from proofzero.eval import evaluate
     from proofzero.rl import CheckpointPolicies, RLConfig, _quiet_lightning
     from proofzero.rl_compare import _dotlist
     from proofzero.ttrl import TTRLConfig, _rl_run_checkpoint, specialise
@@ -105,7 +105,8 @@ def main() -> None:
                   f"candidates {r['candidates_at_equal_tactics']}", flush=True)
     network.close()
     summary = {"command": " ".join(sys.argv), "rl_run": str(rl_run), "checkpoint": str(checkpoint),
-               "heldout_budget": budget, "candidates": [t.name for t in shortest], "automation_proved": reachable, "rl_failed": failed, "targets": results,
+               "heldout_budget": budget, "candidates": [t.name for t in shortest], "automation_proved": reachable,
+               "rl_failed": failed, "targets": results,
                "ttrl_proved": sum(r["ttrl"] == "proved" for r in results),
                "search_proved": sum(r["search_at_equal_tactics"] == "proved" for r in results),
                "candidates_proved": sum(r["candidates_at_equal_tactics"] == "proved" for r in results)}

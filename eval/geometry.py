@@ -253,7 +253,8 @@ def format_table(summary: dict, rows: list[Row], show: int = 0) -> str:
         w = max(len(r.name[-60:]) for r in rows[:show]) if rows else 10
         lines.append(f"{'problem':<{w}}  {'status':<12} {'steps':>5} {'runs':>5} {'sec':>7}  aux")
         for r in rows[:show]:
-            lines.append(f"{r.name[-60:]:<{w}}  {r.status:<12} {r.proof_length:>5} {r.engine_runs:>5} {r.seconds:>7.2f}  {'; '.join(r.aux)}")
+            lines.append(f"{r.name[-60:]:<{w}}  {r.status:<12} {r.proof_length:>5} {r.engine_runs:>5} {r.seconds:>7.2f}  "
+                         f"{'; '.join(r.aux)}")
         lines.append("")
     s = summary
     lines.append(f"{s['file']}  aux={s['aux']}  budget: {s['budget']}")

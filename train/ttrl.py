@@ -15,7 +15,6 @@ variants with their filter verdicts, written before the round's games); a rerun 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable

@@ -39,7 +39,8 @@ def round_rows(loop) -> list[dict]:
         spent = rl.get("tactics", 0) + gen.get("tactics", 0) + target.get("tactics", 0)
         total += spent
         rows.append({"round": k, "seed": gen.get("seed", ""), "generated": gen.get("generated", 0),
-                     "kept": gen.get("counts", {}).get("kept", 0), "rejected": {r: n for r, n in gen.get("counts", {}).items() if r != "kept"},
+                     "kept": gen.get("counts", {}).get("kept", 0),
+                     "rejected": {r: n for r, n in gen.get("counts", {}).items() if r != "kept"},
                      "pool": rl.get("pool", 0), "games": rl.get("attempts", 0), "decided": rl.get("proved", 0) + rl.get("disproved", 0),
                      "new_solved": rl.get("new_solved", 0), "solved_total": rl.get("solved_total", 0),
                      "target": ("proved" if target.get("proved") else "failed") if target else "-",
@@ -163,7 +164,8 @@ def format_summary(summary: dict) -> str:
     lines.append(f"variants: {summary['variants_generated']} generated, {summary['variants_kept']} kept, "
                  f"{summary['variants_decided']} proved or disproved")
     if summary["rows"]:
-        lines.append(f"{'round':>5} {'seed':<34} {'gen':>4} {'kept':>4} {'pool':>4} {'games':>5} {'decided':>7} {'target':>7} {'tactics':>8}")
+        lines.append(f"{'round':>5} {'seed':<34} {'gen':>4} {'kept':>4} {'pool':>4} {'games':>5} {'decided':>7} "
+                     f"{'target':>7} {'tactics':>8}")
         for r in summary["rows"]:
             lines.append(f"{r['round']:>5} {r['seed'][:34]:<34} {r['generated']:>4} {r['kept']:>4} {r['pool']:>4} {r['games']:>5} "
                          f"{r['decided']:>7} {r['target']:>7} {r['tactics_total']:>8}")
