@@ -223,6 +223,22 @@ class TTRLLoop:
             stop = self._stop_reason()
         return self.summary(stop, time.time() - t0)
 
+    def control(self, found: dict | None) -> dict | None:
+        """Was it the learning? A target proved by the specialist's attempt in round r > 0: the same attempt
+        (same game ids, hence the same sampling seeds, same budget) replayed with the start network. "failed"
+        there means the proof came from what the specialist learned, not from that round's luck. A diagnostic,
+        not TTRL compute: its tactics are reported apart (ttrl/control.json, made once)."""
+        if found is None or found["how"] != "target attempt" or not found["round"]:
+            return None
+        path = self.run_dir / "ttrl" / "control.json"
+        done = _read_json(path)
+        if done is None:
+            row = self.attempt_target(self.init_checkpoint, found["round"])
+            done = {"round": found["round"], "network": str(self.init_checkpoint or "the start network"),
+                    "status": row["status"], "tactics": row["tactics"], "expansions": row["expansions"]}
+            _write_json(path, done)
+        return done
+
     def _stop_reason(self) -> str | None:
         found = self.solved()
         if found is not None:

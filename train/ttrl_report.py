@@ -96,6 +96,7 @@ def write_report(loop, stop: str, seconds: float) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     rows = round_rows(loop)
     found = loop.solved()
+    control = loop.control(found)
     tree = variant_tree(loop)
     (out / "tree.txt").write_text(tree + "\n", encoding="utf-8")
     if found is not None:
@@ -105,7 +106,7 @@ def write_report(loop, stop: str, seconds: float) -> dict:
     gens = loop.generations()
     summary = {
         "target": loop.target.name, "stop": stop, "result": stop if stop in ("proved", "disproved") else "not proved",
-        "found": found, "rounds": len(rows),
+        "found": found, "start_network_same_attempt": control, "rounds": len(rows),
         "variants_generated": sum(g["generated"] for g in gens), "variants_kept": len(loop.variants),
         "variants_decided": sum(1 for n in decided if n != loop.target.name),
         "by_strategy": _by_strategy(gens, decided),
@@ -175,6 +176,12 @@ def format_summary(summary: dict) -> str:
     if summary["found"]:
         f = summary["found"]
         lines += ["", f"verified {'proof' if f['mode'] == 'prove' else 'disproof'} ({f['how']}, round {f['round']}):", f["proof"]]
+    c = summary.get("start_network_same_attempt")
+    if c:
+        verdict = "so the specialist's learning made the difference" if c["status"] != "proved" else \
+            "so this round's attempt would have found it without the learning"
+        lines.append(f"the start network on the same attempt (same seeds and budget): {c['status']} "
+                     f"({c['tactics']} tactic executions), {verdict}")
     if summary["specialist"]:
         lines.append(f"\nspecialist checkpoint: {summary['specialist']}")
     return "\n".join(lines)
