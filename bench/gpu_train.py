@@ -190,7 +190,7 @@ def worker(spec: Spec) -> dict:
         result["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
     if spec.export_check:
         try:
-            trainer.save_checkpoint(spec.run_dir / "checkpoints" / LAST)  # as train() ends a run: after fit
+            trainer.save_checkpoint(spec.run_dir / "checkpoints" / LAST, weights_only=False)  # as train() ends a run
             result["export"] = export_check(clock.weights, model_config, spec.run_dir)
         except Exception as e:  # noqa: BLE001 - keep the throughput figures, report the failure
             traceback.print_exc()

@@ -154,7 +154,7 @@ class SlurmRequeue(L.Callback):
     def _save(self, trainer: L.Trainer, step: int) -> Path:
         final = self.run_dir / f"hpc_ckpt_{step}.ckpt"
         tmp = self.run_dir / f".hpc_ckpt_{step}.ckpt.tmp"
-        trainer.save_checkpoint(tmp)  # every rank takes part (DeepSpeed writes its shards), then a barrier
+        trainer.save_checkpoint(tmp, weights_only=False)  # every rank takes part (DeepSpeed writes its shards), then a barrier
         if trainer.is_global_zero:
             _remove(final)
             os.replace(tmp, final)

@@ -81,7 +81,7 @@ def train(cfg: TrainConfig) -> dict | None:
     # variable (TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD) turns into a full unpickle.
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     final = run_dir / "checkpoints" / LAST
-    trainer.save_checkpoint(final)  # the end state, whatever the save interval
+    trainer.save_checkpoint(final, weights_only=False)  # the end state (optimizer too: resumable), whatever the interval
     if not trainer.is_global_zero:
         return None
     from train.report import plot_metrics, summarize
