@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "rl": ("proofzero.rl", "the AlphaZero loop: matchmaker, prover actors, replay, RL learner, held-out evaluation"),
     "rl-compare": ("proofzero.rl_compare", "an RL run's held-out result next to automation, model-free search and its SFT start"),
     "ttrl": ("proofzero.ttrl", "test-time RL on hard targets: variants, statement filters, a specialist RL loop per target"),
+    "caseorrule": ("proofzero.caseorrule", "Case-Based or Rule-Based: arithmetic splits, a small LM from scratch, accuracy in vs out of held-out squares"),
     "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 
