@@ -64,3 +64,30 @@ def accuracy_grid(task: Task, rows: list[dict]):
         x, y = task.plane(r)
         grid[int(y), int(x)] = 1.0 if r["correct"] else 0.0
     return grid
+
+
+def distances_to_training(task: Task, rows: list[dict]) -> list[int]:
+    """For each test row, the Chebyshev distance (in the task's plane) to the nearest training point:
+    1 for a point beside a training case, k+1 at the centre of a held-out square of half-length k."""
+    import numpy as np
+
+    train = np.array([task.plane(r) for r in rows if r["side"] == "train"], dtype=float)
+    test = np.array([task.plane(r) for r in rows if r["side"] == "test"], dtype=float)
+    if not len(test) or not len(train):
+        return []
+    out = []
+    for lo in range(0, len(test), 512):
+        chunk = test[lo : lo + 512]
+        d = np.abs(chunk[:, None, :] - train[None, :, :]).max(-1).min(-1)
+        out += [int(round(v)) for v in d]
+    return out
+
+
+def accuracy_by_distance(task: Task, rows: list[dict]) -> list[tuple[int, RegionAccuracy]]:
+    """Test accuracy per distance to the nearest training point: case-based reasoning shows as accuracy
+    falling with the distance, rule-based reasoning as none."""
+    test = [r for r in rows if r["side"] == "test"]
+    by: dict[int, list[dict]] = {}
+    for r, d in zip(test, distances_to_training(task, rows)):
+        by.setdefault(d, []).append(r)
+    return [(d, _accuracy(f"distance {d}", by[d])) for d in sorted(by)]

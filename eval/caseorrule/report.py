@@ -9,11 +9,12 @@ from pathlib import Path
 
 from data.caseorrule.splits import Split
 from data.caseorrule.tasks import Task
-from eval.caseorrule.accuracy import RegionAccuracy, region_accuracies
-from eval.caseorrule.heatmap import Panel, plot_heatmaps
+from eval.caseorrule.accuracy import RegionAccuracy, accuracy_by_distance, region_accuracies
+from eval.caseorrule.figures import Panel, plot_distance, plot_heatmaps
 
 SUMMARY = "summary.json"
 HEATMAP = "heatmap.png"
+DISTANCE = "distance.png"
 _LABELS = {"train": "train points", "test": "test points", "out_of_squares": "outside the squares",
            "in_squares": "inside the squares"}
 
@@ -21,18 +22,23 @@ _LABELS = {"train": "train points", "test": "test points", "out_of_squares": "ou
 def report(task: Task, fmt: str, results: list[tuple[str, Split, list[dict], float | None]], run_dir: str | Path) -> str:
     """`results`: (arm name, its split, its graded predictions, training seconds) per trained split."""
     run_dir = Path(run_dir)
-    arms, panels = {}, []
+    arms, panels, curves = {}, [], {}
     squares = next((split.squares for _, split, _, _ in results if split.squares is not None), None)
     for name, split, rows, seconds in results:
         regions = region_accuracies(task, rows, split.squares, _digits if name == "length" else None)
         arms[name] = {"split": split.name, "train_examples": len(split.train), "test_examples": len(split.test),
                       "train_seconds": seconds, "regions": {r.region: _row(r) for r in regions}}
         test = next(r for r in regions if r.region == "test")
+        if name != "length":
+            by_distance = accuracy_by_distance(task, rows)
+            arms[name]["test_by_distance"] = {str(d): _row(r) for d, r in by_distance}
+            curves[f"{name}: {split.name}"] = [(d, r.accuracy, r.total) for d, r in by_distance]
         if name != "length":  # operands of up to 12 digits: no grid to draw
             panels.append(Panel(f"{name}: {split.name}\ntest accuracy {test.accuracy:.1%}", rows, split.squares or squares))
     summary = {"task": task.name, "format": fmt, "arms": arms}
     if panels:
         summary["heatmap"] = str(plot_heatmaps(task, panels, run_dir / HEATMAP))
+        summary["distance_plot"] = str(plot_distance(curves, run_dir / DISTANCE))
     tmp = run_dir / f".{SUMMARY}.tmp"
     tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, run_dir / SUMMARY)
@@ -61,6 +67,9 @@ def format_table(summary: dict) -> str:
             label = _LABELS.get(region, region.replace("_", " "))
             extra = f"  (scratchpad lines ok {acc['scratchpad_lines_ok']:.1%})" if "scratchpad_lines_ok" in acc else ""
             lines.append(f"{name + ': ' + arm['split']:<{width}} {label:<20} {acc['accuracy']:>9.1%} {acc['correct']:>7} / {acc['total']:<6}{extra}")
+        if "test_by_distance" in arm and len(arm["test_by_distance"]) > 1:
+            parts = [f"{d}: {acc['accuracy']:.0%}" for d, acc in arm["test_by_distance"].items()]
+            lines.append(f"{'':<{width}} test accuracy by distance to the nearest training point: {', '.join(parts)}")
     if "heatmap" in summary:
-        lines += ["", f"heat map: {summary['heatmap']}"]
+        lines += ["", f"heat map: {summary['heatmap']}", f"accuracy by distance: {summary['distance_plot']}"]
     return "\n".join(lines)

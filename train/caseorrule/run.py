@@ -58,13 +58,13 @@ def train_on_split(task: str, fmt: str, split: Split, model_cfg: CausalLMConfig,
     if ckpt_path is not None:
         check_resumable(ckpt_path)
         log.info("resuming from %s", ckpt_path)
-    trainer = build_trainer(cfg, run_dir)
     _write_yaml(run_dir / "config.yaml", {"task": task, "format": fmt, "split": split.name,
                                           "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(cfg)})
     started = time.time()
     with warnings.catch_warnings():
         for message in QUIET:
             warnings.filterwarnings("ignore", message=message)
+        trainer = build_trainer(cfg, run_dir)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     trainer.save_checkpoint(run_dir / "checkpoints" / LAST)
     module.trained_steps = trainer.global_step

@@ -47,3 +47,29 @@ def plot_heatmaps(task: Task, panels: list[Panel], path: str | Path) -> Path:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def plot_distance(curves: dict[str, list[tuple[int, float, int]]], path: str | Path) -> Path:
+    """Test accuracy against the distance to the nearest training point, one curve per trained split
+    (`curves[name]` = [(distance, accuracy, points)])."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, points in curves.items():
+        ax.plot([d for d, _, _ in points], [100 * a for _, a, _ in points], marker="o", label=name)
+    ax.set_xlabel("distance to the nearest training point (Chebyshev, grid steps)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(-3, 103)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("accuracy falls with the distance from seen cases: case-based", fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
