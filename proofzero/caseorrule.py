@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import logging
 import os
 import sys
 from dataclasses import dataclass, field
@@ -30,7 +28,6 @@ from proofzero.outputs import check_output_dir
 from train.caseorrule.config import CausalLMConfig
 from train.config import DataConfig, OptimConfig, TrainConfig, WandbConfig
 
-log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
 SQUARES_DIR = REPO / "benchmarks" / "case-or-rule" / "squares"
@@ -193,9 +190,9 @@ def _example(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(str(e)) from None
     a, b = args.a, args.b
-    if task.name != "rabbits_and_chickens" and not (0 <= a and 0 <= b) or args.format == "plain" and max(a, b) >= 10**6:
-        raise UserError(f"{a}, {b}: operands must be >= 0 (and below 10^6 in the plain format)")
-    if task.name == "rabbits_and_chickens" and not (0 <= args.b and 2 * args.b <= a <= 4 * args.b and a % 2 == 0):
+    if not (0 <= a < 10**12 and 0 <= b < 10**12):
+        raise UserError(f"{a}, {b}: A and B must be in 0 .. 10^12")
+    if task.name == "rabbits_and_chickens" and not (2 * b <= a <= 4 * b and a % 2 == 0):
         raise UserError("rabbits_and_chickens: A is the number of legs (even, between 2 and 4 times B), B the heads")
     record = {"id": 0, "question": task.question(a, b), "a": a, "b": b, "answers": [task.answer(a, b)]}
     ex = make_example(task.name, record, args.format)
@@ -262,8 +259,12 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError(str(e)) from None
         except OSError as e:  # a model name that is not on this machine (HF_HUB_OFFLINE=1)
             raise UserError(f"model.name={cfg.model.name}: {str(e).splitlines()[0]}") from None
+        if module is None:  # a distributed run's other ranks: rank 0 answers and reports
+            continue
         rows = predict_split(module, cfg.task, cfg.format, split, arm_dir, cfg.eval_batch_size, progress=cfg.train.progress)
         results.append((name, split, rows, getattr(module, "train_seconds", None)))
+    if not results:
+        return 0
     summary = report(get_task(cfg.task), cfg.format, results, run_dir)
     print(summary)
     return 0
@@ -287,14 +288,27 @@ def _arms(cfg: CaseOrRuleConfig) -> list[tuple[str, object]]:
                                                   spec.test_per_length, spec.seed))
         else:
             directory = Path(_resolve(spec.path))
-            main = ("holes", splits.Split(directory.name, splits.read_records(directory / "train.json"),
-                                          splits.read_records(directory / "test.json"), splits.read_squares(directory)))
+            train, test = (_plain(task, splits.read_records(directory / f"{side}.json")) for side in ("train", "test"))
+            main = ("holes", splits.Split(directory.name, train, test, splits.read_squares(directory)))
         arms = [main]
         if cfg.compare_random and main[0] != "random":
             arms.append(("random", splits.random_split(task)))
     except ValueError as e:
         raise UserError(str(e)) from None
     return arms
+
+
+def _plain(task, records: list[dict]) -> list[dict]:
+    """A split file's records as the plain task's: in the task's plane, the gold answer in `answers`
+    (a `_cot` file keeps it in `gt`)."""
+    width, height = task.plane_size()
+    for r in records:
+        if "a" not in r or "b" not in r:
+            raise ValueError(f"record {r['id']} has no a and b: not a split of {task.name}")
+        x, y = task.plane(r)
+        if not (0 <= x < width and 0 <= y < height):
+            raise ValueError(f"record {r['id']} ({r['a']}, {r['b']}) lies outside {task.name}'s grid: a split of another task?")
+    return [{**{k: v for k, v in r.items() if k != "gt"}, "answers": [r["gt"]]} if "gt" in r else r for r in records]
 
 
 def _resolve(path: str) -> str:
@@ -308,7 +322,3 @@ def _quiet_transformers() -> None:
     transformers.utils.logging.set_verbosity_error()  # generation-config notices on every generate()
     transformers.utils.logging.disable_progress_bar()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def summary_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -9,7 +9,6 @@ for that prompt alone.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 
 import numpy as np
@@ -19,7 +18,6 @@ from data.caseorrule.formats import Example
 from train.caseorrule.config import CausalLMConfig
 from train.caseorrule.tokenizer import build_tokenizer
 
-log = logging.getLogger(__name__)
 
 IGNORE = -100
 
@@ -99,7 +97,7 @@ def greedy_answers(model: torch.nn.Module, tokenizer, prompts: list[str], max_ne
             chunk = members[lo : lo + batch_size]
             ids = torch.tensor([encoded[i] for i in chunk], dtype=torch.long, device=model.device)
             gen = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, num_beams=1, eos_token_id=eos, pad_token_id=pad)
+                                 do_sample=False, num_beams=1, eos_token_id=eos, pad_token_id=pad, use_cache=True)
             for i, row in zip(chunk, gen[:, length:].tolist()):
                 if eos in row:
                     row = row[: row.index(eos)]

@@ -33,6 +33,9 @@ class CausalLMModule(L.LightningModule):
         self.cfg: TrainConfig = train_config_from_dict(train_config)
         self.tokenizer = load_tokenizer(self.model_config)
         self.lm = build_lm(self.model_config, self.tokenizer)
+        if self.cfg.gradient_checkpointing:
+            self.lm.gradient_checkpointing_enable()
+            self.lm.config.use_cache = False
 
     @classmethod
     def create(cls, model_config: CausalLMConfig, cfg: TrainConfig) -> CausalLMModule:
@@ -63,7 +66,12 @@ class CausalLMModule(L.LightningModule):
         decay = [p for p in self.lm.parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for p in self.lm.parameters() if p.requires_grad and p.ndim < 2]
         groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2))
+        if self.cfg.strategy.endswith("_offload"):
+            from deepspeed.ops.adam import DeepSpeedCPUAdam  # optimizer states live on the CPU
+
+            optimizer = DeepSpeedCPUAdam(groups, lr=o.lr, betas=(o.beta1, o.beta2))
+        else:
+            optimizer = torch.optim.AdamW(groups, lr=o.lr, betas=(o.beta1, o.beta2))
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(self.cfg))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

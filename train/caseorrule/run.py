@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import torch
 
 from data.caseorrule.formats import check_format, is_correct, make_example
 from data.caseorrule.scratchpad import grade_scratchpad
@@ -39,8 +40,9 @@ PREDICTIONS = "predictions.jsonl"
 QUIET = (*LEARNER_QUIET, r"The `srun` command is available on your system")
 
 
-def train_on_split(task: str, fmt: str, split: Split, model_cfg: CausalLMConfig, cfg: TrainConfig) -> CausalLMModule:
-    """Train (or resume, or find finished) on `split`; returns the module at its last step, in eval mode."""
+def train_on_split(task: str, fmt: str, split: Split, model_cfg: CausalLMConfig, cfg: TrainConfig) -> CausalLMModule | None:
+    """Train (or resume, or find finished) on `split`; returns the module at its last step, in eval mode,
+    on global rank 0 (None on the other ranks of a distributed run, whose part ends with training)."""
     check_format(task, fmt)
     run_dir = Path(cfg.run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -66,13 +68,36 @@ def train_on_split(task: str, fmt: str, split: Split, model_cfg: CausalLMConfig,
             warnings.filterwarnings("ignore", message=message)
         trainer = build_trainer(cfg, run_dir)
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    trainer.save_checkpoint(run_dir / "checkpoints" / LAST)
+    final = run_dir / "checkpoints" / LAST
+    trainer.save_checkpoint(final)
+    trainer.strategy.barrier()
+    if not trainer.is_global_zero:
+        return None
+    if cfg.deepspeed:  # ZeRO shards the weights over the ranks: rank 0 reads them back whole
+        module = _consolidated(final, model_cfg, cfg)
     module.trained_steps = trainer.global_step
     module.train_seconds = time.time() - started
     export = run_dir / "model"
     module.lm.save_pretrained(export)
     tok.save_pretrained(export)
     return module.eval()
+
+
+def _consolidated(checkpoint: Path, model_cfg: CausalLMConfig, cfg: TrainConfig) -> CausalLMModule:
+    """A fresh module with the weights of a DeepSpeed checkpoint directory, consolidated to fp32."""
+    from train.checkpoint import CheckpointError, _read_zero
+
+    state = {}
+    for key, tensor in _read_zero(checkpoint).items():
+        for prefix in ("_forward_module.", "module."):
+            key = key.removeprefix(prefix)
+        state[key] = tensor
+    module = CausalLMModule.create(model_cfg, cfg)
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("lm_head.weight")]  # tied to the input embeddings
+    if missing or unexpected:
+        raise CheckpointError(f"{checkpoint}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return module.to("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def predict_split(module: CausalLMModule, task: str, fmt: str, split: Split, run_dir: str | Path,
