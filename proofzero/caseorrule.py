@@ -265,7 +265,11 @@ def _run(args: argparse.Namespace) -> int:
         results.append((name, split, rows, getattr(module, "train_seconds", None)))
     if not results:
         return 0
-    summary = report(get_task(cfg.task), cfg.format, results, run_dir)
+    from train.callbacks import read_metrics
+
+    val_rows = {name: [r for r in read_metrics(run_dir / name / "metrics.jsonl") if r.get("kind") == "val" and "answer_acc" in r]
+                for name, *_ in results}
+    summary = report(get_task(cfg.task), cfg.format, results, run_dir, val_rows)
     print(summary)
     return 0
 

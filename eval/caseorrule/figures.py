@@ -66,7 +66,36 @@ def plot_distance(curves: dict[str, list[tuple[int, float, int]]], path: str | P
     ax.set_ylim(-3, 103)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("accuracy falls with the distance from seen cases: case-based", fontsize=10)
+    ax.set_title("falling with the distance from seen cases: case-based; flat: rule-based", fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_curves(curves: dict[str, list[dict]], path: str | Path) -> Path:
+    """The validation rows of each trained split's metrics.jsonl (its test side, teacher-forced): exact
+    answers and loss against the training step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, rows in curves.items():
+        steps = [r["step"] for r in rows]
+        acc.plot(steps, [100 * r["answer_acc"] for r in rows], marker="o", label=name)
+        loss.plot(steps, [r["loss"] for r in rows], marker="o", label=name)
+    acc.set_ylabel("test answers exactly right, teacher-forced (%)")
+    loss.set_ylabel("test loss (answer tokens)")
+    for ax in (acc, loss):
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    acc.legend(fontsize=8)
+    fig.suptitle("the test side of each split during training (for the squares split: the held-out squares)", fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110)

@@ -10,17 +10,20 @@ from pathlib import Path
 from data.caseorrule.splits import Split
 from data.caseorrule.tasks import Task
 from eval.caseorrule.accuracy import RegionAccuracy, accuracy_by_distance, region_accuracies
-from eval.caseorrule.figures import Panel, plot_distance, plot_heatmaps
+from eval.caseorrule.figures import Panel, plot_curves, plot_distance, plot_heatmaps
 
 SUMMARY = "summary.json"
 HEATMAP = "heatmap.png"
 DISTANCE = "distance.png"
+CURVES = "curves.png"
 _LABELS = {"train": "train points", "test": "test points", "out_of_squares": "outside the squares",
            "in_squares": "inside the squares"}
 
 
-def report(task: Task, fmt: str, results: list[tuple[str, Split, list[dict], float | None]], run_dir: str | Path) -> str:
-    """`results`: (arm name, its split, its graded predictions, training seconds) per trained split."""
+def report(task: Task, fmt: str, results: list[tuple[str, Split, list[dict], float | None]], run_dir: str | Path,
+           val_rows: dict[str, list[dict]] | None = None) -> str:
+    """`results`: (arm name, its split, its graded predictions, training seconds) per trained split;
+    `val_rows`: each arm's validation rows (metrics.jsonl), drawn as learning curves."""
     run_dir = Path(run_dir)
     arms, panels, curves = {}, [], {}
     squares = next((split.squares for _, split, _, _ in results if split.squares is not None), None)
@@ -36,6 +39,11 @@ def report(task: Task, fmt: str, results: list[tuple[str, Split, list[dict], flo
         if name != "length":  # operands of up to 12 digits: no grid to draw
             panels.append(Panel(f"{name}: {split.name}\ntest accuracy {test.accuracy:.1%}", rows, split.squares or squares))
     summary = {"task": task.name, "format": fmt, "arms": arms}
+    val_rows = {name: rows for name, rows in (val_rows or {}).items() if rows}
+    for name, rows in val_rows.items():
+        arms[name]["test_during_training"] = [{k: r[k] for k in ("step", "loss", "answer_acc") if k in r} for r in rows]
+    if val_rows:
+        summary["curves_plot"] = str(plot_curves({f"{n}: {arms[n]['split']}": rows for n, rows in val_rows.items()}, run_dir / CURVES))
     if panels:
         summary["heatmap"] = str(plot_heatmaps(task, panels, run_dir / HEATMAP))
         summary["distance_plot"] = str(plot_distance(curves, run_dir / DISTANCE))
@@ -72,4 +80,6 @@ def format_table(summary: dict) -> str:
             lines.append(f"{'':<{width}} test accuracy by distance to the nearest training point: {', '.join(parts)}")
     if "heatmap" in summary:
         lines += ["", f"heat map: {summary['heatmap']}", f"accuracy by distance: {summary['distance_plot']}"]
+    if "curves_plot" in summary:
+        lines.append(f"test side during training: {summary['curves_plot']}")
     return "\n".join(lines)

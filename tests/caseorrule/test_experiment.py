@@ -66,7 +66,8 @@ def test_run_trains_answers_the_grid_reports_regions_and_resumes(tmp_path):
 
     image = matplotlib.image.imread(run_dir / "heatmap.png")
     assert image.shape[0] > 300 and image.shape[1] > 2 * image.shape[0] * 0.9  # two square panels side by side
-    assert (run_dir / "distance.png").stat().st_size > 10_000
+    assert (run_dir / "distance.png").stat().st_size > 10_000 and (run_dir / "curves.png").stat().st_size > 10_000
+    assert [r["step"] for r in holes["test_during_training"]] == [20, 40]
     model_dir = run_dir / "holes" / "model"
     assert (model_dir / "config.json").is_file() and (model_dir / "tokenizer.json").is_file()
 
