@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
     from train.data import DataError
     from train.trainer import TrainSetupError, write_json
 
+    fresh = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", to_dict(cfg))
     results = []
@@ -255,10 +257,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"[{name}] {split.name}: {len(split.train)} train / {len(split.test)} test, {cfg.train.max_steps} steps", flush=True)
         try:
             module = train_on_split(cfg.task, cfg.format, split, cfg.model, train_cfg)
-        except (DataError, TrainSetupError, CheckpointError) as e:
-            raise UserError(str(e)) from None
-        except OSError as e:  # a model name that is not on this machine (HF_HUB_OFFLINE=1)
-            raise UserError(f"model.name={cfg.model.name}: {str(e).splitlines()[0]}") from None
+        except (DataError, TrainSetupError, CheckpointError, OSError) as e:
+            # A run that could not start leaves no run directory behind (one with checkpoints stays).
+            if fresh and not any(run_dir.glob("*/checkpoints/*.ckpt")):
+                shutil.rmtree(run_dir, ignore_errors=True)
+            if isinstance(e, OSError) and cfg.model.name:  # a model that is not on this machine (HF_HUB_OFFLINE=1)
+                raise UserError(f"model.name={cfg.model.name}: {str(e).splitlines()[0]}") from None
+            raise UserError(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         if module is None:  # a distributed run's other ranks: rank 0 answers and reports
             continue
         rows = predict_split(module, cfg.task, cfg.format, split, arm_dir, cfg.eval_batch_size, progress=cfg.train.progress)

@@ -108,6 +108,7 @@ def test_model_that_is_not_here_and_examples_too_long_are_one_line_errors(tmp_pa
     proc = cli("run", f"run_dir={tmp_path / 'l'}", "format=rfft", "split.kind=length", "compare_random=false",
                "split.train_per_pair=2", "split.test_per_length=2", timeout=300)
     assert proc.returncode == 2 and "tokens; the model holds 16" in proc.stderr, proc.stderr
+    assert not (tmp_path / "r").exists() and not (tmp_path / "l").exists()  # a run that could not start leaves nothing
 
 
 def test_a_split_directory_of_another_task_is_refused(tmp_path):
