@@ -1,0 +1,1 @@
+"""Case-or-Rule: the small causal LM trained from scratch on an arithmetic split (Lightning)."""
