@@ -96,7 +96,8 @@ def test_the_warning_signal_saves_requeues_and_the_job_resumes_the_same_curve(sl
 # Slurm's own timer: where `--signal` sends the signal, and how long before the limit. Both variants
 # at once, one CPU each: with B: (slurm/rl.sbatch traps it in the batch shell), without (train.sbatch:
 # the srun tasks, which is what Lightning's ranks are). Submitted while the requeue test's job waits out
-# its requeue hold, so the two share the wall time.
+# its requeue hold, so the two share the wall time. A two-minute limit: the timer looks every 30 s, so
+# the signal can come a full minute early, which under a one-minute limit is before the trap is set.
 PROBE = """
 srun bash -c 'trap "echo step \\$(date +%s) >> {out}; exit 0" USR1; while sleep 0.2; do :; done' &
 STEP=$!
@@ -110,7 +111,7 @@ def timer_probes(slurm, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     out = tmp_path_factory.mktemp("probes")
     jobs = {}
     for variant, signal in (("steps", "USR1@30"), ("batch", "B:USR1@30")):
-        jobs[variant] = slurm.run("sbatch", "--parsable", "--cpus-per-task=1", "--time=1", f"--signal={signal}",
+        jobs[variant] = slurm.run("sbatch", "--parsable", "--cpus-per-task=1", "--time=2", f"--signal={signal}",
                                   f"--output={out}/{variant}-%j.out",
                                   f"--wrap={PROBE.format(out=out / (variant + '.txt'))}").stdout.strip()
     return out, jobs
@@ -119,12 +120,12 @@ def timer_probes(slurm, tmp_path_factory) -> tuple[Path, dict[str, str]]:
 def test_slurm_signals_the_steps_or_with_B_the_batch_shell_well_before_the_time_limit(slurm, timer_probes):
     out, jobs = timer_probes
     for variant, job in jobs.items():
-        (record,) = slurm.wait(job, timeout=200)
+        (record,) = slurm.wait(job, timeout=400)
         path = out / f"{variant}.txt"
         got = [line.split() for line in path.read_text().splitlines()] if path.exists() else []
         expected = "step" if variant == "steps" else "batch"
         assert [who for who, _ in got] == [expected], (variant, got, job_log(out / f"{variant}-*.out"))
         start = time.mktime(time.strptime(record["StartTime"], "%Y-%m-%dT%H:%M:%S"))
-        lead = start + 60 - int(got[0][1])
+        lead = start + 120 - int(got[0][1])
         # Slurm's timer checks periodically: 30 s to 60 s ahead (measured here: 30 s, from whole-second clocks)
         assert 25 <= lead <= 60, f"{variant}: signalled {lead:.0f} s before the limit"
