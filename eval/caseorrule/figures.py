@@ -40,7 +40,7 @@ def plot_heatmaps(task: Task, panels: list[Panel], path: str | Path) -> Path:
         ax.set_title(panel.title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-    fig.suptitle(f"{task.name}: greedy answer right (green) / wrong (red); held-out squares outlined", fontsize=10)
+    fig.suptitle(f"{task.name}: greedy answer right (green) / wrong (red)\nheld-out squares outlined", fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110)
