@@ -29,7 +29,6 @@ from proofzero.outputs import check_output_dir
 from train.caseorrule.config import CausalLMConfig
 from train.config import DataConfig, OptimConfig, TrainConfig, WandbConfig
 
-
 REPO = Path(__file__).resolve().parent.parent
 SQUARES_DIR = REPO / "benchmarks" / "case-or-rule" / "squares"
 SPLIT_KINDS = ("squares", "one_hole", "random", "length", "dir")

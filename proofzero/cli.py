@@ -29,7 +29,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "mathscale": ("proofzero.mathscale", "MathScale: concept walks, LLM generation, Coq-decided problems for RL, MWPBench scoring"),
     "wemath": ("proofzero.wemath", "WE-Math: four-dimensional scoring of responses (IK/IG/CM/RM), an endpoint runner"),
     "geometry": ("proofzero.geometry", "AlphaGeometry: synthetic theorems, DD+AR (newclid) with auxiliary constructions, solve rates"),
-    "caseorrule": ("proofzero.caseorrule", "Case-Based or Rule-Based: arithmetic splits, a small LM from scratch, accuracy in vs out of held-out squares"),
+    "caseorrule": ("proofzero.caseorrule",
+                   "Case-Based or Rule-Based: arithmetic splits, a small LM from scratch, accuracy in vs out of held-out squares"),
     "export": ("proofzero.export", "export a training checkpoint (Lightning or DeepSpeed ZeRO) as a Hugging Face model"),
 }
 

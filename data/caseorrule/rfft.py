@@ -83,10 +83,12 @@ def rfft_target(a: str | int, b: str | int, base: int = 10) -> str:
     out.append(_loop_test(num1, num2))
     check = (_FENCE, "if carry:", "    result.insert(0, carry)", _FENCE)
     if carry:
-        out.append(_block("3. Check Remaining Carry", *check, f"result={result}", "carry=1", "bool(carry)=True", f"result={[carry] + result}"))
+        out.append(_block("3. Check Remaining Carry", *check, f"result={result}", "carry=1", "bool(carry)=True",
+                          f"result={[carry] + result}"))
         result.insert(0, carry)
     else:
-        out.append(_block("3. Check Remaining Carry", *check, f"result={result}", "carry=0", "bool(carry)=False", "pass", f"result={result}"))
+        out.append(_block("3. Check Remaining Carry", *check, f"result={result}", "carry=0", "bool(carry)=False", "pass",
+                          f"result={result}"))
     out.append(_block("4. Return Result", _FENCE, "return result", _FENCE, f"result={result}", "") + f"\n{result}")
     return "".join(out)
 

@@ -81,7 +81,8 @@ def scratchpad(task: str, a: int, b: int) -> str:
     if task == "addition":
         return "\n".join(column_lines(str(a), "+", str(b), len(str(a + b)) + 1)) + f"\n{a + b}"
     if task == "base_addition":
-        return "\n".join(column_lines(to_base(a, BASE), "+", to_base(b, BASE), addition_lines(task, a, b), BASE)) + f"\n{to_base(a + b, BASE)}"
+        lines = column_lines(to_base(a, BASE), "+", to_base(b, BASE), addition_lines(task, a, b), BASE)
+        return "\n".join(lines) + f"\n{to_base(a + b, BASE)}"
     if task == "mod_addition":
         text = scratchpad("addition", a, b)
         s = a + b

@@ -74,7 +74,8 @@ def format_table(summary: dict) -> str:
                 continue  # the same points as outside / inside the squares
             label = _LABELS.get(region, region.replace("_", " "))
             extra = f"  (scratchpad lines ok {acc['scratchpad_lines_ok']:.1%})" if "scratchpad_lines_ok" in acc else ""
-            lines.append(f"{name + ': ' + arm['split']:<{width}} {label:<20} {acc['accuracy']:>9.1%} {acc['correct']:>7} / {acc['total']:<6}{extra}")
+            lines.append(f"{name + ': ' + arm['split']:<{width}} {label:<20} {acc['accuracy']:>9.1%} "
+                         f"{acc['correct']:>7} / {acc['total']:<6}{extra}")
         if "test_by_distance" in arm and len(arm["test_by_distance"]) > 1:
             parts = [f"{d}: {acc['accuracy']:.0%}" for d, acc in arm["test_by_distance"].items()]
             lines.append(f"{'':<{width}} test accuracy by distance to the nearest training point: {', '.join(parts)}")

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from data.caseorrule.formats import cot_records
-from data.caseorrule.squares import Squares, draw_squares, parse_squares
 from data.caseorrule.splits import dumps, leave_squares_out, length_split, one_hole, random_split, read_records
+from data.caseorrule.squares import Squares, draw_squares, parse_squares
 from data.caseorrule.tasks import TASKS
 from tests.conftest import FIXTURES, REPO
 

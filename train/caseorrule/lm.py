@@ -18,7 +18,6 @@ from data.caseorrule.formats import Example
 from train.caseorrule.config import CausalLMConfig
 from train.caseorrule.tokenizer import build_tokenizer
 
-
 IGNORE = -100
 
 
