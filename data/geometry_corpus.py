@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from data.geometry_synth import SynthConfig, Theorem, atomic_write, read_shard, run_chunk, shard_path
+from data.geometry_synth import SynthConfig, Theorem, read_shard, run_chunk, shard_path
+from data.trace_run import atomic_write
 
 log = logging.getLogger(__name__)
 

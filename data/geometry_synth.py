@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import resource
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from data.trace_run import atomic_write
 from formal.geometry.syntax import ALPHABET, CONSTRUCTIONS, Clause, GeometryProblem, alphabetize
 
 log = logging.getLogger(__name__)
@@ -324,12 +324,3 @@ def read_shard(path: Path) -> tuple[dict, list[Theorem]] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
-
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -41,6 +41,8 @@ def config_key(config: TraceConfig) -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a kill leaves the old file (or none), never half of the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8") as f:
         f.write(text)

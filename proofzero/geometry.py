@@ -157,7 +157,7 @@ def _proposer(cfg):
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from data.geometry_synth import atomic_write
+    from data.trace_run import atomic_write
     from eval.geometry import format_table, proof_to_json, row_to_json, select, solve, summarize
 
     path, cfg = _eval_config(args)
@@ -201,7 +201,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _resume(run_dir: Path, config: dict) -> dict:
     """Rows of an earlier run of the same config in run_dir (its problems are not solved again)."""
-    from data.geometry_synth import atomic_write
+    from data.trace_run import atomic_write
     from eval.geometry import row_from_json
 
     path = run_dir / "config.json"
