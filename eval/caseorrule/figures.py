@@ -41,12 +41,7 @@ def plot_heatmaps(task: Task, panels: list[Panel], path: str | Path) -> Path:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     fig.suptitle(f"{task.name}: greedy answer right (green) / wrong (red)\nheld-out squares outlined", fontsize=10)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return _save(fig, path)
 
 
 def plot_distance(curves: dict[str, list[tuple[int, float, int]]], path: str | Path) -> Path:
@@ -67,12 +62,7 @@ def plot_distance(curves: dict[str, list[tuple[int, float, int]]], path: str | P
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("falling with the distance from seen cases: case-based; flat: rule-based", fontsize=10)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return _save(fig, path)
 
 
 def plot_curves(curves: dict[str, list[dict]], path: str | Path) -> Path:
@@ -96,6 +86,13 @@ def plot_curves(curves: dict[str, list[dict]], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
     acc.legend(fontsize=8)
     fig.suptitle("the test side of each split during training (for the squares split: the held-out squares)", fontsize=10)
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Written under a temporary name and renamed: a kill never leaves half a PNG."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110)
